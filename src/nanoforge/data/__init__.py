@@ -1,0 +1,1 @@
+"""Data: where text comes from (builtin corpora, crawlers), how it is cleaned and stored."""
