@@ -116,8 +116,12 @@ def crawl_arxiv(session: PoliteSession, cfg: ArxivConfig) -> Iterator[Record]:
         start = 0
         while start < cfg.max_results:
             size = min(cfg.page_size, cfg.max_results - start)
-            feed = _fetch_page(session, cfg, start, size, expected_total)
+            feed = _fetch_page(session, cfg, start, size)
             if not feed.entries:
+                if expected_total is not None and start < expected_total:
+                    log.warning(
+                        "empty page at start=%d of %d results: stopping", start, expected_total
+                    )
                 break
             expected_total = feed.total_results
             for record in feed.entries:
@@ -130,9 +134,7 @@ def crawl_arxiv(session: PoliteSession, cfg: ArxivConfig) -> Iterator[Record]:
                 break
 
 
-def _fetch_page(
-    session: PoliteSession, cfg: ArxivConfig, start: int, size: int, expected_total: int | None
-) -> Feed:
+def _fetch_page(session: PoliteSession, cfg: ArxivConfig, start: int, size: int) -> Feed:
     params = {
         "search_query": search_query(cfg),
         "id_list": ",".join(cfg.id_list),
@@ -151,9 +153,13 @@ def _fetch_page(
             raise RetryableResponse(str(err)) from None
         except ArxivApiError:
             return  # a real answer: reported by the caller, not retried
-        if not feed.entries and expected_total is not None and start < expected_total:
-            # The API sometimes serves an anomalously empty page mid-query: try again.
-            raise RetryableResponse(f"empty page at start={start} of {expected_total} results")
+        if not feed.entries and start == 0 and not cfg.id_list:
+            # Under load the API sometimes answers a valid, empty first page for a query
+            # that has results: try again before concluding there is nothing.
+            raise RetryableResponse(
+                f"no results for search_query={params['search_query']!r}; "
+                f"check crawl.arxiv.query and crawl.arxiv.categories"
+            )
 
     # The error feed comes with HTTP 400 (current API) or 200 (legacy): parse both.
     response = session.get(
