@@ -71,6 +71,7 @@ class LoopbackServer:
         self.routes = routes
         self.faults = faults
         self.log: list[str] = []  # every request's path?query, in order
+        self.headers: list[dict[str, str]] = []  # and its headers
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -106,6 +107,7 @@ class LoopbackServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                server.headers.append(dict(self.headers.items()))
                 reply, fault = server._reply(self.path)
                 if fault in ("500", "503"):
                     reply = Reply(int(fault), b"server error")
