@@ -1,0 +1,156 @@
+"""Stage scripts as a user runs them: one error line, a non-zero exit, outputs kept whole."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from arxiv_server import PATH, arxiv_routes
+from conftest import ROOT
+from loopback import LoopbackServer, Query, Reply
+from repo_copy import set_params
+
+STAGES = ROOT / "stages"
+
+
+def workspace(tmp_path: Path, params: dict[str, object] | None = None) -> Path:
+    """A folder to run stages in, with the project's params.yaml (updated by `params`)."""
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    set_params(tmp_path, params or {})
+    return tmp_path
+
+
+def start_stage(name: str, cwd: Path, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(STAGES / f"{name}.py")],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_stage(name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    proc = start_stage(name, cwd, **env)
+    stdout, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The stage's one `error:` line (tqdm and logging may print before it)."""
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return errors[0]
+
+
+def test_a_params_typo_fails_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    cwd = workspace(tmp_path)
+    with (cwd / "params.yaml").open("a", encoding="utf-8") as f:
+        f.write("tokeniser: {}\n")
+    result = run_stage("crawl_arxiv", cwd)
+    assert error_line(
+        result
+    ) == "error: params.yaml: tokeniser is not a known key; known keys: " + ("data, crawl, clean")
+    assert not (cwd / "data").exists() and not (cwd / "reports").exists()
+
+
+def test_web_lyrics_without_a_token_says_how_to_set_it(tmp_path: Path) -> None:
+    cwd = workspace(tmp_path, {"data.source": "web"})
+    env = {k: v for k, v in os.environ.items() if k != "GENIUS_ACCESS_TOKEN"}
+    proc = subprocess.run(
+        [sys.executable, str(STAGES / "crawl_lyrics.py")],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "GENIUS_ACCESS_TOKEN" in error_line(proc)
+    assert not (cwd / "data/raw/lyrics.csv").exists()
+
+
+def test_a_failed_crawl_keeps_the_previous_output_whole(fixtures: Path, tmp_path: Path) -> None:
+    with LoopbackServer(arxiv_routes(fixtures)) as server:
+        cwd = workspace(
+            tmp_path,
+            {
+                "data.source": "web",
+                "crawl.arxiv.base_url": server.url + PATH,
+                "crawl.arxiv.query": "",
+                "crawl.arxiv.id_list": ["abc"],
+                "crawl.arxiv.min_interval_s": 0.0,
+            },
+        )
+        previous = b"id,source,kind,title,text,url,authors,tags,date\r\nx,y,prose,t,text,,,,\r\n"
+        (cwd / "data/raw").mkdir(parents=True)
+        (cwd / "data/raw/arxiv.csv").write_bytes(previous)
+        result = run_stage("crawl_arxiv", cwd)
+    assert "arXiv API error: incorrect id format for abc" in error_line(result)
+    assert (cwd / "data/raw/arxiv.csv").read_bytes() == previous
+    assert sorted(p.name for p in (cwd / "data/raw").iterdir()) == ["arxiv.csv"]  # no temp left
+
+
+def test_a_killed_crawl_resumes_with_only_the_missing_requests(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    routes = arxiv_routes(fixtures)
+    serve = routes[PATH]
+    slow = [30.0]  # seconds page 2 takes: long enough to kill the crawl while it waits
+
+    def slow_second_page(query: Query) -> Reply:
+        if query.get("start") == "10":
+            time.sleep(slow[0])
+        return serve(query)
+
+    with LoopbackServer({PATH: slow_second_page}) as server:
+        cwd = workspace(
+            tmp_path,
+            {
+                "data.source": "web",
+                "crawl.arxiv.base_url": server.url + PATH,
+                "crawl.arxiv.query": "testing",
+                "crawl.arxiv.categories": [],
+                "crawl.arxiv.sort_by": "relevance",
+                "crawl.arxiv.max_results": 20,
+                "crawl.arxiv.page_size": 10,
+                "crawl.arxiv.min_interval_s": 0.0,
+            },
+        )
+        proc = start_stage("crawl_arxiv", cwd)
+        deadline = time.monotonic() + 60
+        while server.hits(PATH) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait until page 1 is cached and page 2 is in flight
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        assert not (cwd / "data/raw/arxiv.csv").exists()
+        first_run = list(server.log)
+
+        slow[0] = 0.0
+        result = run_stage("crawl_arxiv", cwd)
+        assert result.returncode == 0, result.stderr
+        resumed = server.log[len(first_run) :]
+    assert [r.split("&start=")[1].split("&")[0] for r in first_run] == ["0", "10"]
+    assert [r.split("&start=")[1].split("&")[0] for r in resumed] == ["10"]
+    lines = (cwd / "data/raw/arxiv.csv").read_text(encoding="utf-8")
+    assert lines.count("arxiv:") == 20
+
+
+@pytest.mark.parametrize("stage", ["crawl_arxiv", "crawl_lyrics"])
+def test_builtin_crawl_stages_write_records_and_a_report(stage: str, tmp_path: Path) -> None:
+    cwd = workspace(
+        tmp_path,
+        {"data.builtin.general_max_chars": 20_000, "data.builtin.domain_max_chars": 20_000},
+    )
+    result = run_stage(stage, cwd)
+    assert result.returncode == 0, result.stderr
+    report = (cwd / f"reports/{stage}.json").read_text(encoding="utf-8")
+    assert '"source": "builtin"' in report and '"requests": 0' in report
