@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Stages run `python`: put the venv first on PATH so that is the project's Python.
 repro: $(STAMP)
-	$(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo "Outputs: data/ and reports/ (metrics: $(BIN)/dvc metrics show)"
 
 test: $(STAMP)
