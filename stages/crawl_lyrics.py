@@ -30,7 +30,11 @@ def main() -> None:
             crawl = crawl_lyrics(session, cfg)
             stats = session.stats
         written = write_records_csv(OUT, crawl.records)
-        skipped = {"no_lyrics": crawl.no_lyrics, "page_failures": crawl.page_failures}
+        skipped = {
+            "songs_found": crawl.songs_found,
+            "no_lyrics": crawl.no_lyrics,
+            "page_failures": crawl.page_failures,
+        }
     write_json(
         REPORT, {"source": params.data.source, **vars(written), **stats.as_dict(), **skipped}
     )

@@ -73,7 +73,10 @@ class LoopbackServer:
         self.log: list[str] = []  # every request's path?query, in order
         self.headers: list[dict[str, str]] = []  # and its headers
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: shutting down waits for the next poll.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -10,7 +10,8 @@
 - Honest: a User-Agent that says who is calling.
 
 Secrets never reach the logs or the cache: only URLs are logged, and credentials go in
-headers, which are neither logged nor part of the cache key.
+headers, which are neither logged nor part of the cache key, and are sent only to the
+URLs they are scoped to (an API token never travels to the site's web pages).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class PoliteSession:
         cfg: HttpConfig,
         min_interval_s: float,
         *,
-        headers: Mapping[str, str] | None = None,
+        headers_for: Mapping[str, Mapping[str, str]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -99,7 +100,7 @@ class PoliteSession:
         self._last_request: float | None = None
         self._session = requests.Session()
         self._session.headers["User-Agent"] = cfg.user_agent
-        self._session.headers.update(headers or {})
+        self._headers_for = dict(headers_for or {})  # URL prefix -> headers sent to it
 
     def close(self) -> None:
         self._session.close()
@@ -153,7 +154,7 @@ class PoliteSession:
         self._pace()
         self.stats.requests += 1
         try:
-            raw = self._session.get(url, timeout=self.cfg.timeout_s)
+            raw = self._session.get(url, headers=self._headers(url), timeout=self.cfg.timeout_s)
             body = raw.content  # reading the body here surfaces truncation as an error
         except requests.Timeout:
             return None, None, f"no answer within {self.cfg.timeout_s} s"
@@ -169,6 +170,13 @@ class PoliteSession:
             except RetryableResponse as err:
                 return None, None, str(err)
         return response, None, ""
+
+    def _headers(self, url: str) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for prefix, scoped in self._headers_for.items():
+            if url.startswith(prefix):
+                headers.update(scoped)
+        return headers
 
     def _pace(self) -> None:
         now = self._clock()
