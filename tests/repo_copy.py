@@ -26,12 +26,15 @@ def project_files() -> list[str]:
     return [line for line in out.splitlines() if (ROOT / line).is_file()]
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
 
 
-def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, cwd=repo, env=env(), capture_output=True, text=True)
+def run(
+    repo: Path, *args: str, check: bool = True, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in `repo` with the venv first on PATH (as `make repro` does)."""
+    result = subprocess.run(args, cwd=repo, env=env(**extra_env), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

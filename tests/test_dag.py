@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from arxiv_server import PATH as ARXIV_PATH
+from arxiv_server import arxiv_routes
 from conftest import ROOT
+from genius_server import genius_routes
+from loopback import LoopbackServer
 from repo_copy import copy_repo, run, set_params
 from ruamel.yaml import YAML
 
@@ -93,3 +97,40 @@ def test_a_params_change_reruns_only_the_stages_that_read_it(tmp_path: Path) -> 
     assert "Running stage 'clean_csv'" in rerun.stdout
     assert "Running stage 'crawl_arxiv'" not in rerun.stdout
     assert "Running stage 'crawl_lyrics'" not in rerun.stdout
+
+
+def test_web_source_runs_as_a_dvc_experiment_against_loopback(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    with LoopbackServer({**arxiv_routes(fixtures), **genius_routes(fixtures)}) as server:
+        overrides = {
+            "data.source": "web",
+            "crawl.arxiv.base_url": server.url + ARXIV_PATH,
+            "crawl.arxiv.query": "testing",
+            "crawl.arxiv.categories": "[]",
+            "crawl.arxiv.sort_by": "relevance",
+            "crawl.arxiv.max_results": 20,
+            "crawl.arxiv.page_size": 10,
+            "crawl.arxiv.min_interval_s": 0,
+            "crawl.lyrics.api_base_url": server.url,
+            "crawl.lyrics.page_base_url": server.url,
+            "crawl.lyrics.artists": "[Wormwood]",
+            "crawl.lyrics.queries": "[]",
+            "crawl.lyrics.min_interval_s": 0,
+        }
+        sets = [arg for key, value in overrides.items() for arg in ("-S", f"{key}={value}")]
+        run(repo, "dvc", "exp", "run", "-n", "web-loopback", *sets, "clean_csv",
+            GENIUS_ACCESS_TOKEN="loopback-token")  # fmt: skip
+
+    arxiv = json.loads((repo / "reports/crawl_arxiv.json").read_text())
+    assert (arxiv["source"], arxiv["records"], arxiv["requests"]) == ("web", 20, 2)
+    lyrics = json.loads((repo / "reports/crawl_lyrics.json").read_text())
+    assert (lyrics["records"], lyrics["no_lyrics"], lyrics["page_failures"]) == (5, 1, 0)
+    general = pd.read_parquet(repo / "data/clean/general.parquet")
+    domain = pd.read_parquet(repo / "data/clean/domain.parquet")
+    assert len(general) == 20 and set(general["source"]) == {"arxiv"}
+    assert sorted(domain["id"]) == ["genius:1001", "genius:1002", "genius:1003", "genius:1006"]
+    shown = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
+    names = [exp.get("name") for rev in shown for exp in (rev.get("experiments") or [])]
+    assert "web-loopback" in str(shown) and names
