@@ -18,7 +18,7 @@ REPORT = "reports/clean.json"
 def main() -> None:
     cfg = load_params().clean
     inputs = [raw_input(Path(path), corpus) for corpus, path in RAW.items()]
-    inputs += [extra_input(extra, Path.cwd()) for extra in cfg.extra_csv]
+    inputs += [extra_input(extra, Path(), i) for i, extra in enumerate(cfg.extra_csv)]
     result = clean_corpora(inputs, cfg)
     write_parquet(result.general, OUT.format(corpus="general"))
     write_parquet(result.domain, OUT.format(corpus="domain"))
