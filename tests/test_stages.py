@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from arxiv_server import PATH, arxiv_routes
 from conftest import ROOT
@@ -154,3 +155,70 @@ def test_builtin_crawl_stages_write_records_and_a_report(stage: str, tmp_path: P
     assert result.returncode == 0, result.stderr
     report = (cwd / f"reports/{stage}.json").read_text(encoding="utf-8")
     assert '"source": "builtin"' in report and '"requests": 0' in report
+
+
+RAW_HEADER = "id,source,kind,title,text,url,authors,tags,date\n"
+GOOD_TEXT = "A sentence long enough to pass the length filter of the cleaner, and then some more."
+
+
+def clean_workspace(tmp_path: Path, extra_csv: bytes) -> Path:
+    """Raw CSVs, one extra CSV with `extra_csv` bytes, and a previous clean output."""
+    cwd = workspace(
+        tmp_path,
+        {
+            "clean.extra_csv": [
+                {
+                    "path": "data/external/mine.csv",
+                    "corpus": "domain",
+                    "kind": "lyrics",
+                    "columns": {"title": "song", "text": "lyrics"},
+                }
+            ]
+        },
+    )
+    (cwd / "data/raw").mkdir(parents=True)
+    for name, corpus in (("arxiv", "general"), ("lyrics", "domain")):
+        row = f'{corpus}:1,{name},prose,A title,"{GOOD_TEXT} ({corpus})",,,,\n'
+        (cwd / f"data/raw/{name}.csv").write_text(RAW_HEADER + row, encoding="utf-8")
+    (cwd / "data/external").mkdir(parents=True)
+    (cwd / "data/external/mine.csv").write_bytes(extra_csv)
+    (cwd / "data/clean").mkdir(parents=True)
+    for corpus in ("general", "domain"):
+        (cwd / f"data/clean/{corpus}.parquet").write_bytes(b"previous " + corpus.encode())
+    return cwd
+
+
+def test_clean_csv_with_a_good_extra_csv_writes_both_corpora(tmp_path: Path) -> None:
+    csv = f'song,lyrics\nMine,"{GOOD_TEXT}\n[Chorus x2]\nLa la la"\n'.encode()
+    cwd = clean_workspace(tmp_path, csv)
+    result = run_stage("clean_csv", cwd)
+    assert result.returncode == 0, result.stderr
+    domain = pd.read_parquet(cwd / "data/clean/domain.parquet")
+    assert len(domain) == 2
+    mine = domain[domain["source"] == "mine"].iloc[0]
+    assert mine["title"] == "Mine" and mine["text"] == f"{GOOD_TEXT}\nLa la la"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"song,words\nMine,hello\n", "no column 'lyrics' for clean.extra_csv[0].columns.text"),
+        ("song,lyrics\nCafé,été\n".encode("latin-1"), "not valid utf-8 at byte"),
+        (b"", "the file is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary data"),
+    ],
+    ids=["missing-column", "wrong-encoding", "empty", "not-a-csv"],
+)
+def test_clean_csv_bad_input_is_one_line_and_keeps_previous_outputs(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    cwd = clean_workspace(tmp_path, content)
+    line = error_line(run_stage("clean_csv", cwd))
+    assert line.startswith("error: data/external/mine.csv: ") and expected in line
+    for corpus in ("general", "domain"):
+        previous = b"previous " + corpus.encode()
+        assert (cwd / f"data/clean/{corpus}.parquet").read_bytes() == previous
+    assert sorted(p.name for p in (cwd / "data/clean").iterdir()) == [
+        "domain.parquet",
+        "general.parquet",
+    ]
