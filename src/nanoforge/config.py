@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
+import regex
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -296,6 +297,78 @@ def _check_extra_csv(key: str, extra: ExtraCsv) -> None:
         ) from None
 
 
+# ---------------------------------------------------------------------- tokenizer
+
+# Pre-split patterns by name: text is cut into chunks (words, numbers, punctuation,
+# whitespace runs) and merges never cross a chunk boundary.
+PATTERNS = {
+    # GPT-4's cl100k pattern: case-insensitive contractions, letters with one leading
+    # non-letter, numbers in runs of at most three digits, punctuation, newlines, spaces.
+    "gpt4": (
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
+        r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
+    ),
+    # GPT-2's pattern: contractions, a space then letters / digits / other, whitespace.
+    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+    "none": "",  # plain bytes: merges may cross words
+}
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """The tokenizer trained by train_bpe and used by every later stage."""
+
+    SECTION: ClassVar[str] = "tokenizer"
+
+    kind: Literal["bpe", "char"] = "bpe"
+    """`bpe`: byte-level BPE; `char`: one token per character seen in training."""
+    vocab_size: int = 512
+    """Ids in all, special tokens included (for char: at most this many, most frequent kept)."""
+    pattern: str = "gpt4"
+    """Pre-split pattern (bpe): gpt4, gpt2, none (plain bytes) or your own regex."""
+    specials: tuple[str, ...] = ("<|endoftext|>",)
+    """Special tokens, given the last ids; `<|endoftext|>` separates documents."""
+    unknown: Literal["unk", "error"] = "unk"
+    """Char tokenizer, for characters not seen in training: an `<unk>` id, or an error."""
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _require(
+            "<|endoftext|>" in self.specials,
+            f"{s}.specials must include <|endoftext|> (it separates documents)",
+        )
+        _require(
+            len(set(self.specials)) == len(self.specials) and all(self.specials),
+            f"{s}.specials must be distinct, non-empty strings (got {list(self.specials)})",
+        )
+        if self.kind == "bpe":
+            least = 256 + len(self.specials)
+            _require(
+                self.vocab_size >= least,
+                f"{s}.vocab_size must be at least {least} for bpe (256 bytes + "
+                f"{len(self.specials)} special tokens; got {self.vocab_size})",
+            )
+        else:
+            least = len(self.specials) + (self.unknown == "unk") + 1
+            _require(
+                self.vocab_size >= least,
+                f"{s}.vocab_size must be at least {least} for char (got {self.vocab_size})",
+            )
+        _require(
+            self.vocab_size <= 2**32,
+            f"{s}.vocab_size must fit in uint32 (got {self.vocab_size})",
+        )
+        try:
+            regex.compile(self.regex)
+        except regex.error as err:
+            raise ConfigError(f"{s}.pattern is not a valid regex ({err})") from None
+
+    @property
+    def regex(self) -> str:
+        """The pre-split regex: a named pattern resolved, or the pattern itself."""
+        return PATTERNS.get(self.pattern, self.pattern)
+
+
 # ------------------------------------------------------------------------- params
 
 
@@ -309,6 +382,8 @@ class Params:
     """The web crawlers."""
     clean: CleanConfig = field(default_factory=CleanConfig)
     """Cleaning and splitting."""
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    """The tokenizer."""
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:

@@ -1,0 +1,1 @@
+"""Tokenizers written from scratch: byte-level BPE and characters, one interface."""
