@@ -18,7 +18,7 @@ from loopback import LoopbackServer
 from repo_copy import copy_repo, run, set_params
 from ruamel.yaml import YAML
 
-DATA_STAGES = ("crawl_arxiv", "crawl_lyrics", "clean_csv")
+STAGES = ("crawl_arxiv", "crawl_lyrics", "clean_csv", "train_bpe", "encode_memmap")
 SMALL = {"data.builtin.general_max_chars": 150_000, "data.builtin.domain_max_chars": 150_000}
 
 
@@ -49,7 +49,11 @@ def holds_only_constants(path: Path) -> bool:
     )
 
 
-@pytest.mark.parametrize("name", DATA_STAGES)
+def test_every_stage_in_dvc_yaml_is_checked_here() -> None:
+    assert tuple(dvc_stages()) == STAGES
+
+
+@pytest.mark.parametrize("name", STAGES)
 def test_stage_deps_list_every_library_file_the_stage_imports(name: str) -> None:
     stage = dvc_stages()[name]
     deps = set(stage["deps"])
@@ -64,11 +68,11 @@ def test_stage_deps_list_every_library_file_the_stage_imports(name: str) -> None
     assert {d for d in deps if d.startswith("src/")} - needed == set(), "deps it does not use"
 
 
-def test_builtin_data_stages_repro_then_do_nothing(tmp_path: Path) -> None:
+def test_builtin_stages_repro_then_do_nothing(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "repo")
     set_params(repo, SMALL)
-    first = run(repo, "dvc", "repro", "clean_csv")
-    for name in DATA_STAGES:
+    first = run(repo, "dvc", "repro", "encode_memmap")
+    for name in STAGES:
         assert f"Running stage '{name}'" in first.stdout
 
     general = pd.read_parquet(repo / "data/clean/general.parquet")
@@ -81,11 +85,18 @@ def test_builtin_data_stages_repro_then_do_nothing(tmp_path: Path) -> None:
     clean = json.loads((repo / "reports/clean.json").read_text())
     assert clean["rows_out"] == len(general) + len(domain)
 
-    mtime = (repo / "data/clean/general.parquet").stat().st_mtime_ns
-    second = run(repo, "dvc", "repro", "clean_csv")
+    tokenizer = json.loads((repo / "reports/tokenizer.json").read_text())
+    assert tokenizer["vocab_size"] == 512 and 2.0 < tokenizer["val_bytes_per_token"] < 5.0
+    meta = json.loads((repo / "data/tokens/general/meta.json").read_text())
+    assert meta["dtype"] == "uint16" and meta["tokenizer_hash"] == tokenizer["hash"]
+    tokens = json.loads((repo / "reports/tokens.json").read_text())
+    assert tokens["general"]["val"]["documents"] == (general["split"] == "val").sum()
+
+    mtime = (repo / "data/tokens/general/train.bin").stat().st_mtime_ns
+    second = run(repo, "dvc", "repro", "encode_memmap")
     assert "Running stage" not in second.stdout
     assert "Data and pipelines are up to date." in second.stdout
-    assert (repo / "data/clean/general.parquet").stat().st_mtime_ns == mtime
+    assert (repo / "data/tokens/general/train.bin").stat().st_mtime_ns == mtime
 
 
 def test_a_params_change_reruns_only_the_stages_that_read_it(tmp_path: Path) -> None:
@@ -97,6 +108,19 @@ def test_a_params_change_reruns_only_the_stages_that_read_it(tmp_path: Path) -> 
     assert "Running stage 'clean_csv'" in rerun.stdout
     assert "Running stage 'crawl_arxiv'" not in rerun.stdout
     assert "Running stage 'crawl_lyrics'" not in rerun.stdout
+
+
+def test_a_tokenizer_change_retrains_and_reencodes_but_does_not_reclean(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    set_params(repo, SMALL)
+    run(repo, "dvc", "repro", "encode_memmap")
+    set_params(repo, {"tokenizer.vocab_size": 300})
+    rerun = run(repo, "dvc", "repro", "encode_memmap")
+    assert "Running stage 'train_bpe'" in rerun.stdout
+    assert "Running stage 'encode_memmap'" in rerun.stdout
+    assert "Running stage 'clean_csv'" not in rerun.stdout
+    meta = json.loads((repo / "data/tokens/domain/meta.json").read_text())
+    assert meta["vocab_size"] == 300
 
 
 def test_web_source_runs_as_a_dvc_experiment_against_loopback(

@@ -49,6 +49,7 @@ DROP_REASONS = (
     "duplicate_normalized",
     "duplicate_id",
 )
+ROW_GROUP_ROWS = 1024
 # How much of a file is looked at for NUL bytes, the mark of a binary file.
 _SNIFF_BYTES = 8192
 
@@ -412,6 +413,9 @@ def _report(frames: Mapping[str, pd.DataFrame], per_input: list[dict]) -> dict:
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
-    """Write `df` as Parquet (pyarrow, no index) atomically: never a half-written file."""
+    """Write `df` as Parquet (pyarrow, no index) atomically: never a half-written file.
+
+    Small row groups let readers stream a corpus without holding it all in memory.
+    """
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, engine="pyarrow", index=False)
+        df.to_parquet(tmp, engine="pyarrow", index=False, row_group_size=ROW_GROUP_ROWS)
