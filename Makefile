@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test test-slow lint clean-venv
+.PHONY: repro test test-slow lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src stages tests
+	$(BIN)/ruff check src stages tests bench
+
+# Benchmarks compare against reference libraries, installed only for this.
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/tokenizer.py
 
 clean-venv:
 	rm -rf $(VENV)
