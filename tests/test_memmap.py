@@ -102,10 +102,18 @@ def test_missing_or_broken_meta_says_to_rerun_the_stage(tmp_path: Path) -> None:
         TokenSplit(tmp_path, "train", HASH)
 
 
-def write_corpus(path: Path, documents: int, seed: int = 0) -> list[str]:
+WORDS = ["alpha", "beta", "gamma", "delta", "token", "über", "naïve", "日本"]
+
+
+def write_corpus(path: Path, documents: int, doc_chars: int = 0, seed: int = 0) -> list[str]:
+    """A corpus of random words; documents of about `doc_chars` if given (cheap to make)."""
     rng = random.Random(seed)
-    words = ["alpha", "beta", "gamma", "delta", "token", "über", "naïve", "日本"]
-    texts = [" ".join(rng.choices(words, k=rng.randint(20, 400))) for _ in range(documents)]
+    if doc_chars:
+        base = " ".join(rng.choices(WORDS, k=doc_chars))  # slices of it at random offsets
+        starts = [rng.randrange(len(base) - doc_chars) for _ in range(documents)]
+        texts = [base[s : s + doc_chars] for s in starts]
+    else:
+        texts = [" ".join(rng.choices(WORDS, k=rng.randint(20, 400))) for _ in range(documents)]
     frame = pd.DataFrame(
         {
             "id": [f"doc:{i}" for i in range(documents)],
@@ -134,20 +142,23 @@ def test_encode_split_writes_documents_each_followed_by_eot(tmp_path: Path) -> N
     assert meta == SplitMeta(len(ids), len(val), sum(len(t.encode()) for t in val))
 
 
+# The peak is read from /proc (VmHWM), not getrusage's ru_maxrss: Linux keeps
+# ru_maxrss across fork and exec, so a child would report this test process's peak.
 ENCODE_AND_REPORT_PEAK = """
-import resource, sys
+import re, sys
+from pathlib import Path
 import numpy as np
 from nanoforge.tokenizers.load import load_tokenizer
 from nanoforge.tokenizers.encode import encode_split
 tokenizer = load_tokenizer(sys.argv[1])
 encode_split(tokenizer, sys.argv[2], "train", sys.argv[3], np.dtype("uint16"))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+print(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 """
 
 
 def peak_rss_kib_of_encoding(tmp_path: Path, documents: int) -> tuple[int, int]:
     corpus = tmp_path / f"corpus{documents}.parquet"
-    write_corpus(corpus, documents)
+    write_corpus(corpus, documents, doc_chars=10_000)
     out = subprocess.run(
         [sys.executable, "-c", ENCODE_AND_REPORT_PEAK, str(tmp_path), str(corpus),
          str(tmp_path / "train.bin")],
@@ -165,6 +176,9 @@ def test_peak_memory_of_encoding_stays_flat_for_a_ten_times_larger_corpus(
     small_kib, small_bytes = peak_rss_kib_of_encoding(tmp_path, 1_000)
     large_kib, large_bytes = peak_rss_kib_of_encoding(tmp_path, 10_000)
     assert large_bytes > 9 * small_bytes
-    text_mib = 10_000 * 210 * 6 / 2**20  # about 12 MiB of text in the large corpus
+    # The large corpus holds about 100 MB of text (95 MiB more than the small one);
+    # holding it, its ids or its Parquet table would grow the peak by more than that.
+    # What does grow (~15 MiB) is Arrow's allocator keeping freed pages, bounded
+    # whatever the corpus size.
     growth_mib = (large_kib - small_kib) / 1024
-    assert growth_mib < text_mib / 4, f"peak RSS grew by {growth_mib:.1f} MiB"
+    assert growth_mib < 25, f"peak RSS grew by {growth_mib:.1f} MiB"

@@ -49,7 +49,8 @@ DROP_REASONS = (
     "duplicate_normalized",
     "duplicate_id",
 )
-ROW_GROUP_ROWS = 1024
+# Rows per Parquet row group: readers stream a corpus one group at a time.
+ROW_GROUP_ROWS = 128
 # How much of a file is looked at for NUL bytes, the mark of a binary file.
 _SNIFF_BYTES = 8192
 

@@ -11,9 +11,6 @@ import pyarrow.parquet as pq
 
 from nanoforge.errors import DataError
 
-# Rows per read: enough to amortise Parquet decoding, small enough that memory stays flat.
-BATCH_ROWS = 1024
-
 
 def _open(path: str | Path) -> pq.ParquetFile:
     try:
@@ -27,10 +24,17 @@ def _open(path: str | Path) -> pq.ParquetFile:
 
 
 def iter_texts(path: str | Path, split: str) -> Iterator[str]:
-    """The texts of one split, in file order, read a batch of rows at a time."""
-    for batch in _open(path).iter_batches(batch_size=BATCH_ROWS, columns=["text", "split"]):
-        texts = batch.column("text").filter(pc.equal(batch.column("split"), split))
-        yield from texts.to_pylist()
+    """The texts of one split, in file order, read one row group at a time.
+
+    The clean corpora are written in small row groups (`clean.ROW_GROUP_ROWS`), so
+    memory stays flat whatever the corpus size. Larger reads (pyarrow's batches span
+    row groups, and read ahead on threads) leave the allocators holding many large
+    freed buffers: peak memory then grows with the corpus.
+    """
+    corpus = _open(path)
+    for group in range(corpus.num_row_groups):
+        table = corpus.read_row_group(group, columns=["text", "split"], use_threads=False)
+        yield from table.column("text").filter(pc.equal(table.column("split"), split)).to_pylist()
 
 
 def count_documents(path: str | Path, split: str) -> int:
