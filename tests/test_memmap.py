@@ -177,8 +177,9 @@ def test_peak_memory_of_encoding_stays_flat_for_a_ten_times_larger_corpus(
     large_kib, large_bytes = peak_rss_kib_of_encoding(tmp_path, 10_000)
     assert large_bytes > 9 * small_bytes
     # The large corpus holds about 100 MB of text (95 MiB more than the small one);
-    # holding it, its ids or its Parquet table would grow the peak by more than that.
-    # What does grow (~15 MiB) is Arrow's allocator keeping freed pages, bounded
+    # holding it, its ids or its Parquet table would grow the peak by more than that
+    # (reading it whole: +425 MiB). What does grow (+25 MiB here, +10 MiB with the
+    # system allocator) is pyarrow's mimalloc pool keeping freed pages: it levels off
     # whatever the corpus size.
     growth_mib = (large_kib - small_kib) / 1024
-    assert growth_mib < 25, f"peak RSS grew by {growth_mib:.1f} MiB"
+    assert growth_mib < 95 / 2, f"peak RSS grew by {growth_mib:.1f} MiB"
