@@ -129,16 +129,15 @@ def test_crawl_of_a_malformed_id_fails_with_the_apis_message(
 ) -> None:
     with LoopbackServer(arxiv_routes(fixtures)) as server:
         cfg = replace(paged_query(server), query="", id_list=("abc",), page_size=10)
-        with PoliteSession(http_config(tmp_path), 0.0) as session, pytest.raises(
-            CrawlError, match="incorrect id format for abc"
+        with (
+            PoliteSession(http_config(tmp_path), 0.0) as session,
+            pytest.raises(CrawlError, match="incorrect id format for abc"),
         ):
             list(crawl_arxiv(session, cfg))
     assert len(server.log) == 1  # an error feed is an answer, not worth a retry
 
 
-def test_crawl_survives_faults_and_yields_every_record_once(
-    fixtures: Path, tmp_path: Path
-) -> None:
+def test_crawl_survives_faults_and_yields_every_record_once(fixtures: Path, tmp_path: Path) -> None:
     faults = Faults(rate=0.3, slow_s=1.0, seed=3)
     with LoopbackServer(arxiv_routes(fixtures), faults) as server:
         cfg = paged_query(server)
@@ -208,13 +207,15 @@ def test_an_id_that_does_not_exist_gives_no_records(fixtures: Path, tmp_path: Pa
     assert len(server.log) == 1
 
 
-def test_a_search_with_no_results_is_retried_then_reported(
-    fixtures: Path, tmp_path: Path
-) -> None:
+def test_a_search_with_no_results_is_retried_then_reported(fixtures: Path, tmp_path: Path) -> None:
     with LoopbackServer(arxiv_routes(fixtures)) as server:
         cfg = replace(paged_query(server), query="all:zzznotaword")
-        with PoliteSession(http_config(tmp_path, max_retries=2), 0.0) as session, pytest.raises(
-            CrawlError, match=r"no results for search_query='all:zzznotaword'; check crawl.arxiv"
+        with (
+            PoliteSession(http_config(tmp_path, max_retries=2), 0.0) as session,
+            pytest.raises(
+                CrawlError,
+                match=r"no results for search_query='all:zzznotaword'; check crawl.arxiv",
+            ),
         ):
             list(crawl_arxiv(session, cfg))
     assert len(server.log) == 3  # the API's empty pages under load are worth two more tries

@@ -86,7 +86,7 @@ def test_builtin_stages_repro_then_do_nothing(tmp_path: Path) -> None:
     assert clean["rows_out"] == len(general) + len(domain)
 
     tokenizer = json.loads((repo / "reports/tokenizer.json").read_text())
-    assert tokenizer["vocab_size"] == 512 and 2.0 < tokenizer["val_bytes_per_token"] < 5.0
+    assert tokenizer["vocab_size"] == 512 and 1.5 < tokenizer["val_bytes_per_token"] < 5.0
     meta = json.loads((repo / "data/tokens/general/meta.json").read_text())
     assert meta["dtype"] == "uint16" and meta["tokenizer_hash"] == tokenizer["hash"]
     tokens = json.loads((repo / "reports/tokens.json").read_text())

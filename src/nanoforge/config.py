@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from nanoforge.errors import ConfigError
+from nanoforge.tokenizers.patterns import PATTERNS
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -298,20 +299,6 @@ def _check_extra_csv(key: str, extra: ExtraCsv) -> None:
 
 
 # ---------------------------------------------------------------------- tokenizer
-
-# Pre-split patterns by name: text is cut into chunks (words, numbers, punctuation,
-# whitespace runs) and merges never cross a chunk boundary.
-PATTERNS = {
-    # GPT-4's cl100k pattern: case-insensitive contractions, letters with one leading
-    # non-letter, numbers in runs of at most three digits, punctuation, newlines, spaces.
-    "gpt4": (
-        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
-        r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
-    ),
-    # GPT-2's pattern: contractions, a space then letters / digits / other, whitespace.
-    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
-    "none": "",  # plain bytes: merges may cross words
-}
 
 
 @dataclass(frozen=True)
