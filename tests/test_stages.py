@@ -222,3 +222,27 @@ def test_clean_csv_bad_input_is_one_line_and_keeps_previous_outputs(
         "domain.parquet",
         "general.parquet",
     ]
+
+
+def test_train_bpe_on_an_empty_train_split_is_one_error_line(tmp_path: Path) -> None:
+    cwd = workspace(tmp_path)
+    frame = pd.DataFrame(
+        {"id": ["a:1"], "source": ["a"], "title": [""], "text": ["only val"], "tags": [""],
+         "split": ["val"]}
+    )  # fmt: skip
+    (cwd / "data/clean").mkdir(parents=True)
+    frame.to_parquet(cwd / "data/clean/general.parquet", index=False)
+    line = error_line(run_stage("train_bpe", cwd))
+    assert line.startswith("error: the training corpus is empty")
+    assert not (cwd / "data/tokenizer").exists()
+
+
+def test_encode_memmap_refuses_a_future_tokenizer_file(tmp_path: Path) -> None:
+    cwd = workspace(tmp_path)
+    (cwd / "data/tokenizer").mkdir(parents=True)
+    (cwd / "data/tokenizer/tokenizer.json").write_text(
+        '{"format": "nanoforge-tokenizer", "version": 2, "kind": "bpe"}'
+    )
+    line = error_line(run_stage("encode_memmap", cwd))
+    assert "tokenizer format version 2, this nanoforge reads version 1" in line
+    assert not (cwd / "data/tokens").exists()
