@@ -1,0 +1,1 @@
+"""The model: a GPT-2-style decoder-only transformer, whole in gpt.py."""
