@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ EOT = "<|endoftext|>"
 # - "allow": turn it into the special token's id;
 # - "raise": refuse the text with an error naming the token and its position.
 SpecialPolicy = Literal["ordinary", "allow", "raise"]
+POLICIES = ("ordinary", "allow", "raise")
 Errors = Literal["replace", "strict"]
 
 
@@ -42,15 +44,40 @@ class Tokenizer(ABC):
     kind: ClassVar[str]
     specials: dict[str, int]
     """Special token text -> id; ids follow the ordinary vocabulary."""
+    _special_re: re.Pattern[str] | None
+    """Matches special-token text (`special_regex`); set by subclasses."""
 
     @property
     @abstractmethod
     def vocab_size(self) -> int:
         """Number of ids, special tokens included."""
 
-    @abstractmethod
     def encode(self, text: str, specials: SpecialPolicy = "ordinary") -> list[int]:
         """Ids of `text`; special-token text inside it is handled as `specials` says."""
+        if specials not in POLICIES:
+            raise ValueError(f"specials must be ordinary, allow or raise, got {specials!r}")
+        if specials == "ordinary" or self._special_re is None:
+            return self._encode_ordinary(text, 0)
+        if specials == "raise":
+            if found := self._special_re.search(text):
+                raise DataError(
+                    f"special token {found.group()!r} at position {found.start()} of the "
+                    "text (special tokens are refused here)"
+                )
+            return self._encode_ordinary(text, 0)
+        ids: list[int] = []
+        start = 0
+        for found in self._special_re.finditer(text):
+            ids += self._encode_ordinary(text[start : found.start()], start)
+            ids.append(self.specials[found.group()])
+            start = found.end()
+        ids += self._encode_ordinary(text[start:], start)
+        return ids
+
+    @abstractmethod
+    def _encode_ordinary(self, text: str, offset: int) -> list[int]:
+        """Ids of text holding no special tokens; `offset`: where it starts in the caller's
+        text (for error messages)."""
 
     def encode_iter(
         self, texts: Iterable[str], specials: SpecialPolicy = "ordinary"
@@ -103,6 +130,12 @@ class Tokenizer(ABC):
         path = Path(folder) / FILE_NAME
         write_text(path, json.dumps(self.document(), indent=1, ensure_ascii=False) + "\n")
         return path
+
+
+def special_regex(specials: Sequence[str]) -> re.Pattern[str] | None:
+    """A regex for special-token text, longest first (`<|a|>b` is not cut at `<|a|>`)."""
+    ordered = sorted(specials, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
 
 def special_ids(specials: Sequence[str], first_id: int) -> dict[str, int]:

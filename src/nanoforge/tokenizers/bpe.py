@@ -49,13 +49,19 @@ import regex
 from tqdm import tqdm
 
 from nanoforge.errors import DataError
-from nanoforge.tokenizers.base import Errors, SpecialPolicy, Tokenizer, special_ids
+from nanoforge.tokenizers.base import (
+    POLICIES,
+    Errors,
+    SpecialPolicy,
+    Tokenizer,
+    special_ids,
+    special_regex,
+)
 from nanoforge.tokenizers.patterns import ASCII_TWINS
 
 log = logging.getLogger(__name__)
 
 _FIELDS = ("pattern", "specials", "merges")
-_POLICIES = ("ordinary", "allow", "raise")
 _ERRORS = ("replace", "strict")
 
 # Chunks this long or longer are merged with a heap over a linked list (n log n)
@@ -196,13 +202,7 @@ class BpeTokenizer(Tokenizer):
             a << self._shift | b: 256 + i for i, (a, b) in enumerate(self.merges)
         }
         self._cache = _ChunkCache(self._encode_chunk)
-        self._special_re = (
-            regex.compile(
-                "|".join(regex.escape(s) for s in sorted(specials, key=len, reverse=True))
-            )
-            if specials
-            else None
-        )
+        self._special_re = special_regex(specials)
 
     # ----------------------------------------------------------------- training
 
@@ -295,31 +295,6 @@ class BpeTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return len(self._bytes)
 
-    def encode(self, text: str, specials: SpecialPolicy = "ordinary") -> list[int]:
-        """Ids of `text`; special-token text as `specials` says (see base.py)."""
-        if specials == "ordinary" or self._special_re is None:
-            if specials not in _POLICIES:
-                raise ValueError(f"specials must be ordinary, allow or raise, got {specials!r}")
-            return self._encode_ordinary(text, 0)
-        if specials == "raise":
-            found = self._special_re.search(text)
-            if found:
-                raise DataError(
-                    f"special token {found.group()!r} at position {found.start()} of the "
-                    "text (special tokens are refused here)"
-                )
-            return self._encode_ordinary(text, 0)
-        if specials != "allow":
-            raise ValueError(f"specials must be ordinary, allow or raise, got {specials!r}")
-        ids: list[int] = []
-        start = 0
-        for found in self._special_re.finditer(text):
-            ids += self._encode_ordinary(text[start : found.start()], start)
-            ids.append(self.specials[found.group()])
-            start = found.end()
-        ids += self._encode_ordinary(text[start:], start)
-        return ids
-
     def encode_iter(
         self, texts: Iterable[str], specials: SpecialPolicy = "ordinary"
     ) -> Iterator[list[int]]:
@@ -328,7 +303,7 @@ class BpeTokenizer(Tokenizer):
             for text in texts:
                 yield self.encode(text, specials)
             return
-        if specials not in _POLICIES:
+        if specials not in POLICIES:
             raise ValueError(f"specials must be ordinary, allow or raise, got {specials!r}")
         encode = self._encode_ordinary
         for text in texts:

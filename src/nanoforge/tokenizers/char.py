@@ -20,7 +20,6 @@ included when `unknown` is `unk`) and `unknown`.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import repeat
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from nanoforge.errors import DataError
-from nanoforge.tokenizers.base import Errors, SpecialPolicy, Tokenizer, special_ids
+from nanoforge.tokenizers.base import Errors, Tokenizer, special_ids, special_regex
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +94,7 @@ class CharTokenizer(Tokenizer):
             texts[self.unk_id] = "\ufffd"
         self._texts = dict(enumerate(texts))
         self._bytes = [text.encode("utf-8") for text in texts]
-        self._special_re = (
-            re.compile("|".join(re.escape(s) for s in sorted(specials, key=len, reverse=True)))
-            if specials
-            else None
-        )
+        self._special_re = special_regex(specials)
 
     # ----------------------------------------------------------------- training
 
@@ -157,30 +152,7 @@ class CharTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return len(self._texts)
 
-    def encode(self, text: str, specials: SpecialPolicy = "ordinary") -> list[int]:
-        """Ids of `text`, one per character; special-token text as `specials` says."""
-        if specials == "ordinary" or self._special_re is None:
-            return self._encode_plain(text, 0)
-        if specials == "raise":
-            found = self._special_re.search(text)
-            if found:
-                raise DataError(
-                    f"special token {found.group()!r} at position {found.start()} of the "
-                    "text (special tokens are refused here)"
-                )
-            return self._encode_plain(text, 0)
-        if specials != "allow":
-            raise ValueError(f"specials must be ordinary, allow or raise, got {specials!r}")
-        ids: list[int] = []
-        start = 0
-        for found in self._special_re.finditer(text):
-            ids += self._encode_plain(text[start : found.start()], start)
-            ids.append(self.specials[found.group()])
-            start = found.end()
-        ids += self._encode_plain(text[start:], start)
-        return ids
-
-    def _encode_plain(self, text: str, offset: int) -> list[int]:
+    def _encode_ordinary(self, text: str, offset: int) -> list[int]:
         """Ids of characters; `offset` is where `text` starts in the caller's text."""
         table = self._ids
         try:
