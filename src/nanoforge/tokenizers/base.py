@@ -132,6 +132,16 @@ class Tokenizer(ABC):
         return path
 
 
+def check_fields(data: dict[str, Any], fields: Sequence[str], path: Path, kind: str) -> None:
+    """A file of `kind` has exactly `fields` (besides format, version, kind), else DataError."""
+    missing = [f for f in fields if f not in data]
+    if missing:
+        raise DataError(f"{path}: {kind} tokenizer file has no field {missing[0]!r}")
+    extra = sorted(set(data) - set(fields))
+    if extra:
+        raise DataError(f"{path}: {kind} tokenizer file has an unknown field {extra[0]!r}")
+
+
 def special_regex(specials: Sequence[str]) -> re.Pattern[str] | None:
     """A regex for special-token text, longest first (`<|a|>b` is not cut at `<|a|>`)."""
     ordered = sorted(specials, key=len, reverse=True)

@@ -54,6 +54,7 @@ from nanoforge.tokenizers.base import (
     Errors,
     SpecialPolicy,
     Tokenizer,
+    check_fields,
     special_ids,
     special_regex,
 )
@@ -435,12 +436,7 @@ class BpeTokenizer(Tokenizer):
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path) -> BpeTokenizer:
         """Rebuild from the file's fields; `DataError` naming `path` and the problem."""
-        missing = [f for f in _FIELDS if f not in data]
-        if missing:
-            raise DataError(f"{path}: bpe tokenizer file has no field {missing[0]!r}")
-        extra = sorted(set(data) - set(_FIELDS))
-        if extra:
-            raise DataError(f"{path}: bpe tokenizer file has an unknown field {extra[0]!r}")
+        check_fields(data, _FIELDS, path, cls.kind)
         pattern, specials, merges = data["pattern"], data["specials"], data["merges"]
         if not isinstance(pattern, str):
             raise DataError(f"{path}: field 'pattern' must be a string (a regex, or \"\")")

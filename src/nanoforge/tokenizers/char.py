@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from nanoforge.errors import DataError
-from nanoforge.tokenizers.base import Errors, Tokenizer, special_ids, special_regex
+from nanoforge.tokenizers.base import Errors, Tokenizer, check_fields, special_ids, special_regex
 
 log = logging.getLogger(__name__)
 
@@ -215,12 +215,7 @@ class CharTokenizer(Tokenizer):
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path) -> CharTokenizer:
         """Rebuild from the file's fields; `DataError` naming `path` and the problem."""
-        missing = [f for f in _FIELDS if f not in data]
-        if missing:
-            raise DataError(f"{path}: char tokenizer file has no field {missing[0]!r}")
-        extra = sorted(set(data) - set(_FIELDS))
-        if extra:
-            raise DataError(f"{path}: char tokenizer file has an unknown field {extra[0]!r}")
+        check_fields(data, _FIELDS, path, cls.kind)
         chars, specials, unknown = data["chars"], data["specials"], data["unknown"]
         for name, value in (("chars", chars), ("specials", specials)):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
