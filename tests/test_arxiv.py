@@ -138,10 +138,10 @@ def test_crawl_of_a_malformed_id_fails_with_the_apis_message(
 
 
 def test_crawl_survives_faults_and_yields_every_record_once(fixtures: Path, tmp_path: Path) -> None:
-    faults = Faults(rate=0.3, slow_s=1.0, seed=3)
+    faults = Faults(rate=0.3, slow_s=2.0, seed=3)
     with LoopbackServer(arxiv_routes(fixtures), faults) as server:
         cfg = paged_query(server)
-        with PoliteSession(http_config(tmp_path, timeout_s=0.3), 0.0) as session:
+        with PoliteSession(http_config(tmp_path, timeout_s=0.6), 0.0) as session:
             records = list(crawl_arxiv(session, cfg))
     assert [r.id for r in records][:1] == ["arxiv:2202.12139v1"]
     assert len(records) == 20 == len({r.id for r in records})

@@ -267,11 +267,11 @@ def test_crawl_survives_faults_and_challenges(site: dict, tmp_path: Path) -> Non
     kinds = ("500", "503", "429", "slow", "truncated", "challenge")
     # Seed 52 injects each of the six kinds in this crawl's sequence of requests (if the
     # sequence changes, pick another seed that does: the point is to see all six).
-    faults = Faults(rate=0.3, kinds=kinds, slow_s=1.0, seed=52)
+    faults = Faults(rate=0.3, kinds=kinds, slow_s=2.0, seed=52)
     waits: list[float] = []
     with LoopbackServer(site, faults) as server:
         cfg = lyrics_config(server)
-        http = http_config(tmp_path, timeout_s=0.5, max_retries=5)
+        http = http_config(tmp_path, timeout_s=0.8, max_retries=5)
         # Waits are recorded, not slept: three Retry-After: 1 would cost 3 s of test time.
         session = PoliteSession(
             http, 0.0, headers_for={server.url: auth_headers(TOKEN)}, sleep=waits.append

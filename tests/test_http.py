@@ -109,8 +109,8 @@ def test_backoff_doubles_with_jitter_up_to_the_cap(tmp_path: Path) -> None:
 
 
 def test_timeouts_and_truncated_bodies_are_retried(tmp_path: Path) -> None:
-    faults = Faults(rate=1.0, kinds=("slow", "truncated"), max_in_a_row=2, slow_s=0.6, seed=1)
+    faults = Faults(rate=1.0, kinds=("slow", "truncated"), max_in_a_row=2, slow_s=2.0, seed=1)
     with LoopbackServer({"/hello": hello}, faults) as server:
-        with PoliteSession(config(tmp_path, timeout_s=0.2), 0.0) as session:
+        with PoliteSession(config(tmp_path, timeout_s=0.6), 0.0) as session:
             assert session.get(server.url + "/hello", {"name": "x"}).text == "hello x"
     assert session.stats.retries == 2 == sum(faults.injected.values())
