@@ -1,0 +1,1 @@
+"""Training building blocks: the learning-rate schedule, AdamW groups and checkpoints."""
