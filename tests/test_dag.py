@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,19 @@ from loopback import LoopbackServer
 from repo_copy import copy_repo, run, set_params
 from ruamel.yaml import YAML
 
-STAGES = ("crawl_arxiv", "crawl_lyrics", "clean_csv", "train_bpe", "encode_memmap")
+STAGES = ("crawl_arxiv", "crawl_lyrics", "clean_csv", "train_bpe", "encode_memmap", "pretrain")
 SMALL = {"data.builtin.general_max_chars": 150_000, "data.builtin.domain_max_chars": 150_000}
+TINY_TRAINING = {
+    "model.block_size": 32,
+    "model.n_layer": 2,
+    "model.n_embd": 32,
+    "train.max_steps": 30,
+    "train.warmup_steps": 5,
+    "train.batch_size": 8,
+    "train.eval_every": 10,
+    "train.eval_batches": 2,
+    "train.checkpoint_every": 10,
+}
 
 
 def dvc_stages() -> dict[str, dict]:
@@ -72,7 +84,7 @@ def test_builtin_stages_repro_then_do_nothing(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "repo")
     set_params(repo, SMALL)
     first = run(repo, "dvc", "repro", "encode_memmap")
-    for name in STAGES:
+    for name in STAGES[: STAGES.index("encode_memmap") + 1]:
         assert f"Running stage '{name}'" in first.stdout
 
     general = pd.read_parquet(repo / "data/clean/general.parquet")
@@ -108,6 +120,34 @@ def test_a_params_change_reruns_only_the_stages_that_read_it(tmp_path: Path) -> 
     assert "Running stage 'clean_csv'" in rerun.stdout
     assert "Running stage 'crawl_arxiv'" not in rerun.stdout
     assert "Running stage 'crawl_lyrics'" not in rerun.stdout
+
+
+def test_pretrain_trains_saves_the_model_and_logs_curves(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    set_params(repo, {**SMALL, **TINY_TRAINING})
+    run(repo, "dvc", "repro", "pretrain")
+    assert sorted(p.name for p in (repo / "models/pretrain").iterdir()) == [
+        "config.json",
+        "model.pt",
+        "tokenizer.json",
+    ]
+    config = json.loads((repo / "models/pretrain/config.json").read_text())
+    assert (config["vocab_size"], config["n_embd"], config["block_size"]) == (512, 32, 32)
+    metrics = json.loads((repo / "reports/pretrain/metrics.json").read_text())
+    assert metrics["steps"] == 30 and metrics["best_val_loss"] < math.log(512)
+    curve = (repo / "reports/pretrain/plots/metrics/val_loss.tsv").read_text().splitlines()
+    assert curve[0].split("\t") == ["step", "val_loss"] and len(curve) == 1 + 3
+
+
+def test_bad_model_params_fail_before_training(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    set_params(repo, {**SMALL, **TINY_TRAINING, "model.n_embd": 130})
+    result = run(repo, "dvc", "repro", "pretrain", check=False)
+    assert result.returncode != 0
+    assert "error: model.n_embd must be divisible by model.n_head (got 130 and 4)" in (
+        result.stderr + result.stdout
+    )
+    assert not (repo / "models/pretrain").exists()
 
 
 def test_a_tokenizer_change_retrains_and_reencodes_but_does_not_reclean(tmp_path: Path) -> None:

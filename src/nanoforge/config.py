@@ -356,6 +356,73 @@ class TokenizerConfig:
         return PATTERNS.get(self.pattern, self.pattern)
 
 
+# -------------------------------------------------------------------------- train
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: optimisation, evaluation, checkpoints (pretrain; later finetune)."""
+
+    SECTION: ClassVar[str] = "train"
+
+    max_steps: int = 600
+    """Optimizer steps in all."""
+    batch_size: int = 16
+    """Sequences per micro-batch (each model.block_size tokens)."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step: the step sees batch_size * grad_accum sequences."""
+    lr: float = 1e-3
+    """Peak learning rate, reached after warmup."""
+    min_lr: float = 1e-4
+    """Learning rate at max_steps (cosine decay from lr)."""
+    warmup_steps: int = 50
+    """Steps of linear warmup from 0 to lr."""
+    weight_decay: float = 0.1
+    """AdamW weight decay, on matrices and embeddings only (not biases or LayerNorms)."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = 0.99
+    """AdamW beta2 (0.99 suits small models and batches)."""
+    grad_clip: float = 1.0
+    """Clip the gradient's global norm to this (0: no clipping)."""
+    eval_every: int = 100
+    """Evaluate train and val loss every this many steps (and at the end)."""
+    eval_batches: int = 20
+    """Fixed batches per evaluation."""
+    checkpoint_every: int = 100
+    """Save the training state every this many steps (and on SIGTERM/SIGINT)."""
+    seed: int = 1337
+    """Seeds the model's initialisation and the batch order."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """`auto`: CUDA when present (bf16 autocast, fused AdamW), else CPU."""
+    compile: bool = False
+    """torch.compile the model (CUDA only; slower to start, faster to run)."""
+    resume: Literal["auto", "never"] = "auto"
+    """`auto`: continue from the saved training state when params and data are unchanged."""
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        for name in ("max_steps", "batch_size", "grad_accum", "eval_every", "eval_batches",
+                     "checkpoint_every"):  # fmt: skip
+            value = getattr(self, name)
+            _require(value > 0, f"{s}.{name} must be positive (got {value})")
+        _require(self.lr > 0, f"{s}.lr must be positive (got {self.lr})")
+        _require(
+            0 <= self.min_lr <= self.lr,
+            f"{s}.min_lr must be between 0 and {s}.lr (got {self.min_lr} and {self.lr})",
+        )
+        _require(
+            0 <= self.warmup_steps < self.max_steps,
+            f"{s}.warmup_steps must be >= 0 and less than {s}.max_steps "
+            f"(got {self.warmup_steps} and {self.max_steps})",
+        )
+        _require(self.weight_decay >= 0, f"{s}.weight_decay must be >= 0")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            _require(0 <= value < 1, f"{s}.{name} must be >= 0 and < 1 (got {value})")
+        _require(self.grad_clip >= 0, f"{s}.grad_clip must be >= 0 (got {self.grad_clip})")
+
+
 # ------------------------------------------------------------------------- params
 
 
@@ -371,6 +438,11 @@ class Params:
     """Cleaning and splitting."""
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     """The tokenizer."""
+    model: dict[str, object] = field(default_factory=dict)
+    """The model's shape (`nanoforge.model.gpt.GPTConfig`), checked by the training
+    stages: the model module needs torch, which the data stages should not load."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Optimisation, evaluation and checkpoints."""
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:

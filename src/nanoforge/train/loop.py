@@ -1,0 +1,548 @@
+"""The training loop: one function, `train`, used by pretrain, ablate, scale and finetune.
+
+One optimizer step `s` (0-based) is:
+
+    for k in range(grad_accum):                      # micro-batches
+        x, y = train_data.batch(step=(s * grad_accum + k) * world_size + rank, seed=cfg.seed)
+        (loss(x, y) / grad_accum).backward()         # gradients of the mean over micro-batches
+    clip the gradient's global norm to grad_clip (when > 0)
+    lr = lr_at(s, ...) on every parameter group; AdamW step; zero the gradients
+
+The data order is a pure function of the step, and the only other randomness (dropout)
+comes from torch's global generator, which the training state saves and restores. So a
+run stopped at a checkpoint and resumed in a fresh process ends with bitwise the same
+weights as one that never stopped (on the same machine).
+
+After every `eval_every` steps and at the end, the loss is averaged over fixed batches:
+the first `eval_batches` windows of val, and `eval_batches` training batches drawn from a
+step range training never reaches (so measuring does not move the training stream). The
+best model by val loss is saved to `out` (model.pt + config.json) each time it improves.
+
+The training state (weights, optimizer, RNG, step, best val loss and a fingerprint of
+everything that shapes the run) is saved to `state_dir` every `checkpoint_every` steps,
+at the end, and when SIGTERM or SIGINT arrives (at the next step boundary, then
+`TrainingInterrupted` is raised). With `resume: auto`, a state whose fingerprint matches
+is continued; any other state is ignored with a warning.
+
+Throughput: tokens/s counts only time spent in training steps (not evaluation or
+checkpoints). MFU is `flops_per_token * tokens/s / peak`, where the peak FLOP/s is
+measured once per process and device by `measure_peak_flops`.
+
+Distributed training comes later: `rank` and `world_size` already pick this process's
+share of the batch stream, and only rank 0 writes files and logs; there is no gradient
+all-reduce yet, so only `world_size=1` is meaningful for now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from nanoforge.config import TrainConfig
+from nanoforge.data.memmap import TokenSplit
+from nanoforge.errors import ConfigError, NanoforgeError
+from nanoforge.model.gpt import GPT, GPTConfig
+from nanoforge.seeding import seed_everything
+from nanoforge.train.checkpoint import (
+    MODEL_FILE,
+    STATE_FILE,
+    load_model,
+    load_training_state,
+    save_checkpoint,
+)
+from nanoforge.train.schedule import lr_at, make_optimizer
+
+logger = logging.getLogger(__name__)
+
+LogFn = Callable[[int, dict[str, float]], None]
+
+TRAIN_EVAL_STEP0 = 2**48
+"""First `TokenSplit.batch` step of the fixed batches that measure the training loss: far
+beyond any step training reaches, so they never coincide with a training batch's seed."""
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class TrainingError(NanoforgeError):
+    """Training cannot go on (the loss became NaN or infinite)."""
+
+
+class TrainingInterrupted(NanoforgeError):
+    """SIGTERM/SIGINT stopped training at a step boundary, after the state was saved."""
+
+    def __init__(self, message: str, *, signum: int, step: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.step = step
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run reports (losses are the fixed-batch evaluations at the end)."""
+
+    steps: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    best_step: int
+    tokens_per_s: float
+    mfu: float | None
+    seconds: float
+
+
+# -------------------------------------------------------------------------- device
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto`: CUDA when available, else CPU; `cpu`; `cuda` (refused without CUDA)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is cuda but no CUDA device is available; use auto or cpu")
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"train.device must be one of auto | cpu | cuda (got {name!r})")
+    return torch.device(name)
+
+
+@functools.cache
+def _peak_flops(device_type: str, index: int | None) -> float:
+    device = torch.device(device_type, index)
+    cuda = device.type == "cuda"
+    # Big enough to be compute-bound, small enough to take a fraction of a second on a CPU.
+    n, reps = (4096, 20) if cuda else (1024, 5)
+    dtype = torch.bfloat16 if cuda else torch.float32
+    # A private generator: measuring must not move the global RNG that training uses.
+    gen = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, device=device, dtype=dtype, generator=gen)
+    b = torch.randn(n, n, device=device, dtype=dtype, generator=gen)
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    a @ b  # warm-up: kernel selection, thread pool start
+    sync()
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync()
+    elapsed = time.perf_counter() - start
+    return 2 * n**3 * reps / elapsed if elapsed > 0 else 0.0
+
+
+def measure_peak_flops(device: torch.device) -> float:
+    """Achievable matmul FLOP/s of `device`: the denominator of MFU.
+
+    Times a few square matmuls (1024x1024 fp32 on CPU, 4096x4096 bf16 on CUDA), the
+    precision training runs in, and counts 2·n³ FLOPs each. It is what this machine really
+    does, not a datasheet figure, so MFU reads as "fraction of what matmuls reach here".
+    Measured once per process and device (cached): about 0.1-0.5 s.
+    """
+    return _peak_flops(device.type, device.index)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    # bf16 needs no loss scaling (fp32's exponent range); CPU runs in fp32.
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _to_device(batch: tuple[np.ndarray, np.ndarray], device: torch.device) -> tuple[Tensor, Tensor]:
+    x, y = (torch.from_numpy(a).to(device, non_blocking=True) for a in batch)
+    return x, y
+
+
+def accumulate_gradients(
+    model: nn.Module, batches: list[tuple[Tensor, Tensor]], device: torch.device
+) -> float:
+    """Forward and backward over the micro-batches; return their mean loss.
+
+    Each loss is divided by the number of micro-batches before backward, so the summed
+    gradients are those of the mean loss: with equal micro-batch sizes, exactly the
+    gradient of one batch holding all of them.
+    """
+    total = torch.zeros((), device=device)
+    for x, y in batches:
+        with _autocast(device):
+            _, loss = model(x, y)
+        (loss / len(batches)).backward()
+        total += loss.detach().float()
+    return (total / len(batches)).item()
+
+
+def _micro_batches(
+    data: TokenSplit, cfg: TrainConfig, block_size: int, step: int, rank: int, world_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for k in range(cfg.grad_accum):
+        # Each (step, micro-batch, rank) has its own index: ranks never share a batch, and
+        # the stream depends on nothing but the step.
+        index = (step * cfg.grad_accum + k) * world_size + rank
+        yield data.batch(
+            step=index, batch_size=cfg.batch_size, block_size=block_size, seed=cfg.seed
+        )
+
+
+@torch.no_grad()
+def _mean_loss(
+    model: nn.Module, batches: Iterator[tuple[np.ndarray, np.ndarray]], device: torch.device
+) -> float:
+    """Token-weighted mean loss over `batches`, in eval mode (no dropout, no RNG used)."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for batch in batches:
+        x, y = _to_device(batch, device)
+        with _autocast(device):
+            _, loss = model(x, y)
+        total += loss.float().item() * y.numel()
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+def _evaluate(
+    model: nn.Module,
+    cfg: TrainConfig,
+    train_data: TokenSplit,
+    val_data: TokenSplit,
+    block_size: int,
+    device: torch.device,
+) -> tuple[float, float]:
+    train_batches = (
+        train_data.batch(TRAIN_EVAL_STEP0 + i, cfg.batch_size, block_size, cfg.seed)
+        for i in range(cfg.eval_batches)
+    )
+    val_batches = val_data.eval_batches(cfg.batch_size, block_size, cfg.eval_batches)
+    return _mean_loss(model, train_batches, device), _mean_loss(model, val_batches, device)
+
+
+def _all_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+# ------------------------------------------------------------------- setup, resume
+
+
+def _check_data(train_data: TokenSplit, val_data: TokenSplit, block_size: int, seed: int) -> None:
+    # Both splits raise DataError when shorter than block_size + 1; ask now, not mid-run.
+    train_data.batch(step=0, batch_size=1, block_size=block_size, seed=seed)
+    next(iter(val_data.eval_batches(1, block_size, 1)))
+
+
+def _build_model(
+    model_cfg: GPTConfig, init_weights: Path | None, seed: int, device: torch.device
+) -> GPT:
+    """A fresh model: seeded initialisation, or the weights of `init_weights` (finetuning)."""
+    seed_everything(seed)
+    model = GPT(model_cfg)
+    if init_weights is not None:
+        base = load_model(init_weights)
+        # Dropout may differ (finetuning often changes it); the shapes may not.
+        if replace(base.config, dropout=model_cfg.dropout) != model_cfg:
+            raise ConfigError(
+                f"{init_weights}: its model config differs from the one to train (only "
+                f"dropout may differ); use the model section of {init_weights}/config.json"
+            )
+        model.load_state_dict(base.state_dict())
+    return model.to(device).train()
+
+
+def _fingerprint(
+    model_cfg: GPTConfig,
+    cfg: TrainConfig,
+    train_data: TokenSplit,
+    val_data: TokenSplit,
+    device: torch.device,
+    init_weights: Path | None,
+    world_size: int,
+) -> str:
+    """A hash of everything that shapes the run: a state only resumes an identical run.
+
+    Left out: `resume` and `checkpoint_every`, which change where states are saved but not
+    a single number. `device` enters as the device actually used.
+    """
+    train_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "checkpoint_every")}
+    train_cfg["device"] = device.type
+    init = None
+    if init_weights is not None:
+        init = hashlib.sha256((Path(init_weights) / MODEL_FILE).read_bytes()).hexdigest()
+    parts = {
+        "model": model_cfg.to_dict(),
+        "train": train_cfg,
+        "data": {
+            "tokenizer_hash": train_data.meta.tokenizer_hash,
+            "train_tokens": len(train_data),
+            "val_tokens": len(val_data),
+        },
+        "init_weights": init,
+        "world_size": world_size,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _saved_fingerprint(state_dir: Path) -> str | None:
+    """The fingerprint of the state in `state_dir`; None when there is none or it is unreadable.
+
+    Read before anything is loaded: a state of a different model shape would not even fit
+    the model, and it should be ignored, not fail the run.
+    """
+    # The checkpoint module keeps the previous save under `.name.old` for the instant
+    # between its two renames, and loads from there; so does this check.
+    aside = state_dir.with_name(f".{state_dir.name}.old")
+    for path in (state_dir / STATE_FILE, aside / STATE_FILE):
+        if path.is_file():
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                return str(state["train"]["fingerprint"])
+            except Exception:  # corrupt, foreign or old: all mean "not this run's state"
+                return None
+    return None
+
+
+# ------------------------------------------------------------------------ signals
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT; the loop saves and stops at the next step boundary."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: the user does not want to wait
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[_StopFlag]:
+    flag = _StopFlag()
+    # Python only lets the main thread install handlers; elsewhere signals keep their
+    # default behaviour and the periodic checkpoints are the safety net.
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {sig: signal.signal(sig, flag.handle) for sig in STOP_SIGNALS}
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# -------------------------------------------------------------------------- train
+
+
+def train(
+    model_cfg: GPTConfig,
+    cfg: TrainConfig,
+    train_data: TokenSplit,
+    val_data: TokenSplit,
+    out: Path,
+    *,
+    state_dir: Path,
+    log: LogFn | None = None,
+    init_weights: Path | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> TrainResult:
+    """Train a GPT of `model_cfg` as `cfg` says; the best model by val loss goes to `out`.
+
+    `out` and `state_dir` are checkpoint folders, each replaced whole when saved (keep
+    other files elsewhere). `log(step, metrics)` receives train_loss, val_loss, lr,
+    tokens_per_s and mfu (NaN when unknown) at every evaluation; `step` counts steps done.
+    `init_weights` starts from a saved model (finetuning) instead of a fresh one.
+
+    Raises `TrainingError` on a non-finite loss (the last good state stays in state_dir),
+    `TrainingInterrupted` after saving on SIGTERM/SIGINT, `DataError`/`ConfigError` up
+    front for data shorter than a block or an unusable device.
+    """
+    started = time.perf_counter()
+    out, state_dir = Path(out), Path(state_dir)
+    if out.resolve() == state_dir.resolve():
+        raise ConfigError(f"{out}: the best model and the training state need separate folders")
+    block_size = model_cfg.block_size
+    _check_data(train_data, val_data, block_size, cfg.seed)
+    device = pick_device(cfg.device)
+    main = rank == 0
+    fingerprint = _fingerprint(
+        model_cfg, cfg, train_data, val_data, device, init_weights, world_size
+    )
+
+    model = _build_model(model_cfg, init_weights, cfg.seed, device)
+    optimizer = make_optimizer(
+        model,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        betas=(cfg.beta1, cfg.beta2),
+        device_type=device.type,
+    )
+    start, best_val, best_step = 0, math.inf, -1
+    saved_fingerprint = _saved_fingerprint(state_dir) if cfg.resume == "auto" else None
+    if saved_fingerprint == fingerprint:
+        saved = load_training_state(state_dir, model, optimizer)
+        start, best_val, best_step = saved["step"], saved["best_val_loss"], saved["best_step"]
+        logger.info("resuming from %s at step %d", state_dir, start)
+    elif cfg.resume == "auto" and (state_dir.exists() or saved_fingerprint is not None):
+        logger.warning(
+            "%s holds no state of this run (params or data changed, or it is unreadable); "
+            "starting fresh, and it will be overwritten",
+            state_dir,
+        )
+
+    # Compiling only pays off on GPU; the state dict of `model` stays unprefixed either way.
+    runner: nn.Module = model
+    if cfg.compile and device.type == "cuda":
+        runner = torch.compile(model)  # type: ignore[assignment]
+    peak = measure_peak_flops(device)
+    flops_per_token = model.flops_per_token()
+    tokens_per_step = cfg.batch_size * block_size * cfg.grad_accum * world_size
+
+    def save_state(next_step: int) -> None:
+        if not _all_finite(model):  # never let broken weights replace the last good state
+            raise TrainingError(
+                f"weights are not finite after step {next_step - 1}: training stopped; "
+                f"the last good checkpoint is in {state_dir}"
+            )
+        if main:
+            train_state = {
+                "step": next_step,
+                "best_val_loss": best_val,
+                "best_step": best_step,
+                "fingerprint": fingerprint,
+            }
+            save_checkpoint(
+                state_dir, model, model_cfg, optimizer=optimizer, train_state=train_state
+            )
+
+    def throughput() -> tuple[float, float | None]:
+        tokens_per_s = tokens_done / step_seconds if step_seconds > 0 else 0.0
+        mfu = flops_per_token * tokens_per_s / peak if peak > 0 else None
+        return tokens_per_s, mfu
+
+    def evaluate(steps_done: int, lr: float, report: bool = True) -> tuple[float, float]:
+        nonlocal best_val, best_step
+        train_loss, val_loss = _evaluate(runner, cfg, train_data, val_data, block_size, device)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise TrainingError(
+                f"evaluation loss is {val_loss} (val), {train_loss} (train) after step "
+                f"{steps_done - 1}: training stopped; the last good checkpoint is in {state_dir}"
+            )
+        if val_loss < best_val:
+            best_val, best_step = val_loss, steps_done
+            if main:
+                save_checkpoint(out, model, model_cfg)
+        tokens_per_s, mfu = throughput()
+        metrics = {
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "lr": lr,
+            "tokens_per_s": tokens_per_s,
+            "mfu": math.nan if mfu is None else mfu,
+        }
+        logger.info("step %d: train loss %.4f, val loss %.4f", steps_done, train_loss, val_loss)
+        if log is not None and main and report:
+            log(steps_done, metrics)
+        return train_loss, val_loss
+
+    tokens_done, step_seconds = 0, 0.0
+    schedule = functools.partial(
+        lr_at,
+        max_lr=cfg.lr,
+        min_lr=cfg.min_lr,
+        warmup_steps=cfg.warmup_steps,
+        max_steps=cfg.max_steps,
+    )
+    lr = schedule(max(start - 1, 0))
+    bar = tqdm(
+        range(start, cfg.max_steps),
+        initial=start,
+        total=cfg.max_steps,
+        desc="train",
+        unit="step",
+        disable=None if main else True,  # None: shown on a terminal only
+    )
+    final: tuple[float, float] | None = None
+    with _stop_on_signals() as stop, bar:
+        runner.train()
+        for step in bar:
+            t0 = time.perf_counter()
+            lr = schedule(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batches = [
+                _to_device(b, device)
+                for b in _micro_batches(train_data, cfg, block_size, step, rank, world_size)
+            ]
+            loss = accumulate_gradients(runner, batches, device)
+            if not math.isfinite(loss):
+                # Checked before optimizer.step: the weights that gave it are not updated,
+                # and nothing is saved from here on.
+                raise TrainingError(
+                    f"loss is {loss} at step {step}: training stopped; "
+                    f"the last good checkpoint is in {state_dir}"
+                )
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # honest step timing
+            step_seconds += time.perf_counter() - t0
+            tokens_done += tokens_per_step
+            bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{throughput()[0]:.0f}")
+
+            done = step + 1
+            # Evaluate before saving the state, so the state's best val loss includes it.
+            if done % cfg.eval_every == 0 or done == cfg.max_steps:
+                losses = evaluate(done, lr)
+                if done == cfg.max_steps:
+                    final = losses
+            if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stop.signum:
+                save_state(done)
+            if stop.signum is not None:
+                name = signal.Signals(stop.signum).name
+                raise TrainingInterrupted(
+                    f"{name} received: stopped after step {step}; the training state is in "
+                    f"{state_dir}, run again to resume",
+                    signum=stop.signum,
+                    step=done,
+                )
+
+    if final is None:
+        # Resumed from a finished run: nothing trained, but the final numbers are asked for
+        # (already logged by the run that finished, so not logged twice).
+        final = evaluate(cfg.max_steps, lr, report=False)
+    train_loss, val_loss = final
+    tokens_per_s, mfu = throughput()
+    return TrainResult(
+        steps=cfg.max_steps,
+        train_loss=train_loss,
+        val_loss=val_loss,
+        best_val_loss=best_val,
+        best_step=best_step,
+        tokens_per_s=tokens_per_s,
+        mfu=mfu,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,39 @@
+"""Stage pretrain: train the GPT on the general corpus.
+
+Writes models/pretrain/ (the best-by-val model.pt, config.json and the tokenizer it
+reads) and reports/pretrain/ (per-eval curves and a summary, through dvclive). The
+training state for resuming lives in data/cache/train/pretrain/, outside DVC's outputs.
+"""
+
+import shutil
+from pathlib import Path
+
+from nanoforge.config import load_params
+from nanoforge.data.memmap import TokenSplit
+from nanoforge.stage import run_stage
+from nanoforge.tokenizers.base import FILE_NAME
+from nanoforge.tokenizers.load import load_tokenizer
+from nanoforge.train.loop import train
+from nanoforge.train.runs import dvclive_log, model_config
+
+TOKENIZER = Path("data/tokenizer")
+TOKENS = Path("data/tokens/general")
+OUT = Path("models/pretrain")
+REPORTS = Path("reports/pretrain")
+STATE = Path("data/cache/train/pretrain")
+
+
+def main() -> None:
+    params = load_params()
+    tokenizer = load_tokenizer(TOKENIZER)
+    model_cfg = model_config(params.model, tokenizer.vocab_size)
+    train_data = TokenSplit(TOKENS, "train", tokenizer.hash)
+    val_data = TokenSplit(TOKENS, "val", tokenizer.hash)
+    with dvclive_log(REPORTS) as (live, log):
+        result = train(model_cfg, params.train, train_data, val_data, OUT, state_dir=STATE, log=log)
+        live.summary.update(vars(result))
+    shutil.copy(TOKENIZER / FILE_NAME, OUT / FILE_NAME)
+
+
+if __name__ == "__main__":
+    run_stage(main)
