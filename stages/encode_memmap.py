@@ -40,8 +40,7 @@ def main() -> None:
         )
         meta.save(folder)
         report[corpus] = {
-            split: {**vars(s), "bytes_per_token": bytes_per_token(s)}
-            for split, s in splits.items()
+            split: {**vars(s), "bytes_per_token": bytes_per_token(s)} for split, s in splits.items()
         }
     write_json(REPORT, report)
 

@@ -28,9 +28,30 @@ Throughput: tokens/s counts only time spent in training steps (not evaluation or
 checkpoints). MFU is `flops_per_token * tokens/s / peak`, where the peak FLOP/s is
 measured once per process and device by `measure_peak_flops`.
 
-Distributed training comes later: `rank` and `world_size` already pick this process's
-share of the batch stream, and only rank 0 writes files and logs; there is no gradient
-all-reduce yet, so only `world_size=1` is meaningful for now.
+Distributed (DDP, under `torchrun`; see `nanoforge.train.distributed`): with
+`world_size > 1` the process group must already be initialised, and each of the
+`world_size` processes runs this same function with its own `rank`:
+
+- data: rank r reads micro-batch `(s * grad_accum + k) * world_size + r`, so the ranks
+  share nothing and together read the stream of one process with `grad_accum *
+  world_size` micro-batches (2 ranks x 1 micro-batch read 2s and 2s+1, exactly what 1 rank
+  x 2 micro-batches reads);
+- gradients: the model is wrapped in DistributedDataParallel; each rank divides its loss
+  by `grad_accum`, DDP averages over ranks, so the update is that of one process with the
+  same global batch. Gradients are all-reduced on the last micro-batch only (`no_sync`
+  for the others);
+- agreement: the step's loss is averaged over ranks (together with "did a stop signal
+  arrive") before the non-finite check and the stop decision, so every rank raises or
+  stops at the same step; evaluation batches are split among ranks and the loss sums
+  all-reduced, so every rank sees the same val loss;
+- randomness: in DDP mode each rank re-seeds torch's global generator at the start of
+  every step from (seed, rank, step). Dropout differs between ranks (as it would between
+  the micro-batches of one process) and a resumed run is bitwise the same as one that
+  never stopped, without saving every rank's RNG state. (So DDP runs with dropout do not
+  match a single-process run bit for bit; with dropout 0 they match to rounding.);
+- files: only rank 0 writes the best model, the training state, and logs. Every rank
+  loads the same state from `state_dir` when resuming, so it must be on a filesystem all
+  ranks see (always so for one machine).
 """
 
 from __future__ import annotations
@@ -60,6 +81,7 @@ from nanoforge.data.memmap import TokenSplit
 from nanoforge.errors import ConfigError, NanoforgeError
 from nanoforge.model.gpt import GPT, GPTConfig
 from nanoforge.seeding import seed_everything
+from nanoforge.train import distributed
 from nanoforge.train.checkpoint import (
     MODEL_FILE,
     STATE_FILE,
@@ -174,19 +196,27 @@ def _to_device(batch: tuple[np.ndarray, np.ndarray], device: torch.device) -> tu
 
 
 def accumulate_gradients(
-    model: nn.Module, batches: list[tuple[Tensor, Tensor]], device: torch.device
+    model: nn.Module,
+    batches: list[tuple[Tensor, Tensor]],
+    device: torch.device,
+    *,
+    no_sync: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
 ) -> float:
     """Forward and backward over the micro-batches; return their mean loss.
 
     Each loss is divided by the number of micro-batches before backward, so the summed
     gradients are those of the mean loss: with equal micro-batch sizes, exactly the
-    gradient of one batch holding all of them.
+    gradient of one batch holding all of them. `no_sync` (DDP's) is entered for every
+    micro-batch but the last, so gradients are all-reduced once per step.
     """
     total = torch.zeros((), device=device)
-    for x, y in batches:
-        with _autocast(device):
-            _, loss = model(x, y)
-        (loss / len(batches)).backward()
+    last = len(batches) - 1
+    for i, (x, y) in enumerate(batches):
+        sync = contextlib.nullcontext() if no_sync is None or i == last else no_sync()
+        with sync:
+            with _autocast(device):
+                _, loss = model(x, y)
+            (loss / len(batches)).backward()
         total += loss.detach().float()
     return (total / len(batches)).item()
 
@@ -203,11 +233,19 @@ def _micro_batches(
         )
 
 
-@torch.no_grad()
 def _mean_loss(
     model: nn.Module, batches: Iterator[tuple[np.ndarray, np.ndarray]], device: torch.device
 ) -> float:
     """Token-weighted mean loss over `batches`, in eval mode (no dropout, no RNG used)."""
+    total, count = _loss_sum(model, batches, device)
+    return total / count
+
+
+@torch.no_grad()
+def _loss_sum(
+    model: nn.Module, batches: Iterator[tuple[np.ndarray, np.ndarray]], device: torch.device
+) -> tuple[float, int]:
+    """The summed token loss over `batches` and the number of tokens, in eval mode."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -218,7 +256,7 @@ def _mean_loss(
         total += loss.float().item() * y.numel()
         count += y.numel()
     model.train(was_training)
-    return total / count
+    return total, count
 
 
 def _evaluate(
@@ -228,13 +266,53 @@ def _evaluate(
     val_data: TokenSplit,
     block_size: int,
     device: torch.device,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> tuple[float, float]:
+    if world_size > 1:
+        return _evaluate_shared(
+            model, cfg, train_data, val_data, block_size, device, rank, world_size
+        )
     train_batches = (
         train_data.batch(TRAIN_EVAL_STEP0 + i, cfg.batch_size, block_size, cfg.seed)
         for i in range(cfg.eval_batches)
     )
     val_batches = val_data.eval_batches(cfg.batch_size, block_size, cfg.eval_batches)
     return _mean_loss(model, train_batches, device), _mean_loss(model, val_batches, device)
+
+
+def _evaluate_shared(
+    model: nn.Module,
+    cfg: TrainConfig,
+    train_data: TokenSplit,
+    val_data: TokenSplit,
+    block_size: int,
+    device: torch.device,
+    rank: int,
+    world_size: int,
+) -> tuple[float, float]:
+    """`_evaluate`'s batches split among ranks (batch i on rank i % world_size), the loss
+    sums all-reduced: every rank gets the same two numbers. `model` must not be the DDP
+    wrapper (ranks may run different numbers of forwards here)."""
+    train_batches = (
+        train_data.batch(TRAIN_EVAL_STEP0 + i, cfg.batch_size, block_size, cfg.seed)
+        for i in range(rank, cfg.eval_batches, world_size)
+    )
+    val_batches = (
+        batch
+        for i, batch in enumerate(
+            val_data.eval_batches(cfg.batch_size, block_size, cfg.eval_batches)
+        )
+        if i % world_size == rank
+    )
+    sums = (*_loss_sum(model, train_batches, device), *_loss_sum(model, val_batches, device))
+    train_total, train_count, val_total, val_count = distributed.all_reduce_sum(sums)
+    return train_total / train_count, val_total / val_count
+
+
+def _step_seed(seed: int, rank: int, step: int) -> int:
+    """The torch seed of `rank` at `step` in DDP mode: a pure function, so resuming is exact."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0])
 
 
 def _all_finite(model: nn.Module) -> bool:
@@ -386,6 +464,19 @@ def train(
     _check_data(train_data, val_data, block_size, cfg.seed)
     device = pick_device(cfg.device)
     main = rank == 0
+    ddp = world_size > 1
+    if ddp:
+        if not distributed.is_initialized() or (rank, world_size) != (
+            distributed.rank(),
+            distributed.world_size(),
+        ):
+            raise ConfigError(
+                f"world_size={world_size} needs the process group of rank {rank} of "
+                f"{world_size} initialised; launch with torchrun and use "
+                "nanoforge.train.distributed.distributed()"
+            )
+        if device.type == "cuda":  # distributed() put this process on cuda:LOCAL_RANK
+            device = torch.device("cuda", torch.cuda.current_device())
     fingerprint = _fingerprint(
         model_cfg, cfg, train_data, val_data, device, init_weights, world_size
     )
@@ -403,8 +494,9 @@ def train(
     if saved_fingerprint == fingerprint:
         saved = load_training_state(state_dir, model, optimizer)
         start, best_val, best_step = saved["step"], saved["best_val_loss"], saved["best_step"]
-        logger.info("resuming from %s at step %d", state_dir, start)
-    elif cfg.resume == "auto" and (state_dir.exists() or saved_fingerprint is not None):
+        if main:
+            logger.info("resuming from %s at step %d", state_dir, start)
+    elif main and cfg.resume == "auto" and (state_dir.exists() or saved_fingerprint is not None):
         logger.warning(
             "%s holds no state of this run (params or data changed, or it is unreadable); "
             "starting fresh, and it will be overwritten",
@@ -413,8 +505,18 @@ def train(
 
     # Compiling only pays off on GPU; the state dict of `model` stays unprefixed either way.
     runner: nn.Module = model
+    no_sync = None
+    if ddp:
+        # Every rank loaded the same state, so DDP's initial broadcast from rank 0 changes
+        # nothing; GPT has no buffers, so no forward broadcasts them either.
+        wrapped = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        runner, no_sync = wrapped, wrapped.no_sync
     if cfg.compile and device.type == "cuda":
-        runner = torch.compile(model)  # type: ignore[assignment]
+        runner = torch.compile(runner)  # type: ignore[assignment]
+    # Evaluation is split unevenly among ranks, so it must not go through the DDP wrapper.
+    eval_runner = model if ddp else runner
     peak = measure_peak_flops(device)
     flops_per_token = model.flops_per_token()
     tokens_per_step = cfg.batch_size * block_size * cfg.grad_accum * world_size
@@ -438,12 +540,15 @@ def train(
 
     def throughput() -> tuple[float, float | None]:
         tokens_per_s = tokens_done / step_seconds if step_seconds > 0 else 0.0
-        mfu = flops_per_token * tokens_per_s / peak if peak > 0 else None
+        # tokens/s counts every rank's tokens; the peak is one device's.
+        mfu = flops_per_token * tokens_per_s / (peak * world_size) if peak > 0 else None
         return tokens_per_s, mfu
 
     def evaluate(steps_done: int, lr: float, report: bool = True) -> tuple[float, float]:
         nonlocal best_val, best_step
-        train_loss, val_loss = _evaluate(runner, cfg, train_data, val_data, block_size, device)
+        train_loss, val_loss = _evaluate(
+            eval_runner, cfg, train_data, val_data, block_size, device, rank, world_size
+        )
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             raise TrainingError(
                 f"evaluation loss is {val_loss} (val), {train_loss} (train) after step "
@@ -461,7 +566,8 @@ def train(
             "tokens_per_s": tokens_per_s,
             "mfu": math.nan if mfu is None else mfu,
         }
-        logger.info("step %d: train loss %.4f, val loss %.4f", steps_done, train_loss, val_loss)
+        if main:
+            logger.info("step %d: train loss %.4f, val loss %.4f", steps_done, train_loss, val_loss)
         if log is not None and main and report:
             log(steps_done, metrics)
         return train_loss, val_loss
@@ -488,6 +594,8 @@ def train(
         runner.train()
         for step in bar:
             t0 = time.perf_counter()
+            if ddp:
+                torch.manual_seed(_step_seed(cfg.seed, rank, step))
             lr = schedule(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -495,7 +603,14 @@ def train(
                 _to_device(b, device)
                 for b in _micro_batches(train_data, cfg, block_size, step, rank, world_size)
             ]
-            loss = accumulate_gradients(runner, batches, device)
+            loss = accumulate_gradients(runner, batches, device, no_sync=no_sync)
+            stopping = stop.signum
+            if ddp:
+                # One collective: the mean loss, and whether any rank got a stop signal, so
+                # every rank takes the same decisions below at the same step.
+                loss_sum, stops = distributed.all_reduce_sum([loss, stop.signum is not None])
+                loss = loss_sum / world_size
+                stopping = (stop.signum or signal.SIGTERM) if stops > 0 else None
             if not math.isfinite(loss):
                 # Checked before optimizer.step: the weights that gave it are not updated,
                 # and nothing is saved from here on.
@@ -519,14 +634,17 @@ def train(
                 losses = evaluate(done, lr)
                 if done == cfg.max_steps:
                     final = losses
-            if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stop.signum:
+            if not ddp:
+                stopping = stop.signum  # read as late as possible
+            if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stopping:
                 save_state(done)
-            if stop.signum is not None:
-                name = signal.Signals(stop.signum).name
+            if stopping is not None:
+                distributed.barrier()  # rank 0's state is complete before any rank stops
+                name = signal.Signals(stopping).name
                 raise TrainingInterrupted(
                     f"{name} received: stopped after step {step}; the training state is in "
                     f"{state_dir}, run again to resume",
-                    signum=stop.signum,
+                    signum=stopping,
                     step=done,
                 )
 
@@ -534,6 +652,7 @@ def train(
         # Resumed from a finished run: nothing trained, but the final numbers are asked for
         # (already logged by the run that finished, so not logged twice).
         final = evaluate(cfg.max_steps, lr, report=False)
+    distributed.barrier()  # every rank returns once rank 0's files are complete
     train_loss, val_loss = final
     tokens_per_s, mfu = throughput()
     return TrainResult(
