@@ -132,6 +132,7 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(tmp_path: Path) 
     assert files_under(ddp) == files_under(single) == {
         "out", "out/model.pt", "out/config.json",
         "state", "state/model.pt", "state/config.json", "state/state.pt",
+        "state-best", "state-best/model.pt", "state-best/config.json",
     }  # fmt: skip
 
     # Run again: every rank loads the finished state, evaluates, agrees, and writes nothing.

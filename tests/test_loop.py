@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -309,7 +310,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_state(
     model = GPT(tiny_model())
     assert load_training_state(state, model, None)["step"] == 4
     assert all(torch.isfinite(p).all() for p in model.parameters())
-    best = load_model(tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # only a finished run publishes its best model
+    best = load_model(tmp_path / "state-best")
     assert all(torch.isfinite(p).all() for p in best.parameters())
 
 
@@ -346,6 +348,20 @@ def test_the_best_model_by_val_loss_is_saved_and_loadable(corpus: Path, tmp_path
             losses.append(model(torch.from_numpy(x), torch.from_numpy(y))[1].item() * y.size)
             counts.append(y.size)
     assert sum(losses) / sum(counts) == pytest.approx(result.best_val_loss, abs=1e-6)
+
+
+def test_a_resumed_run_publishes_the_best_model_even_if_out_was_deleted(
+    corpus: Path, tmp_path: Path
+) -> None:
+    # DVC deletes a stage's outputs before running it again; the state survives it.
+    args = (tiny_model(), tiny_train(max_steps=20, eval_every=5), *splits(corpus))
+    first = train(*args, tmp_path / "out", state_dir=tmp_path / "state")
+    published = tensors(tmp_path / "out/model.pt")
+    shutil.rmtree(tmp_path / "out")
+    again = train(*args, tmp_path / "out", state_dir=tmp_path / "state")
+    assert again.best_val_loss == first.best_val_loss
+    again_published = tensors(tmp_path / "out/model.pt")
+    assert all(torch.equal(published[k], again_published[k]) for k in published)
 
 
 # ----------------------------------------------------------------------- device

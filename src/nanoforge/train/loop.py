@@ -16,7 +16,8 @@ weights as one that never stopped (on the same machine).
 After every `eval_every` steps and at the end, the loss is averaged over fixed batches:
 the first `eval_batches` windows of val, and `eval_batches` training batches drawn from a
 step range training never reaches (so measuring does not move the training stream). The
-best model by val loss is saved to `out` (model.pt + config.json) each time it improves.
+best model by val loss is saved beside the state (`<state_dir>-best`) each time it improves
+and published to `out` (model.pt + config.json) when training ends.
 
 The training state (weights, optimizer, RNG, step, best val loss and a fingerprint of
 everything that shapes the run) is saved to `state_dir` every `checkpoint_every` steps,
@@ -458,6 +459,7 @@ def train(
     """
     started = time.perf_counter()
     out, state_dir = Path(out), Path(state_dir)
+    best_dir = state_dir.with_name(f"{state_dir.name}-best")  # survives like the state
     if out.resolve() == state_dir.resolve():
         raise ConfigError(f"{out}: the best model and the training state need separate folders")
     block_size = model_cfg.block_size
@@ -557,7 +559,7 @@ def train(
         if val_loss < best_val:
             best_val, best_step = val_loss, steps_done
             if main:
-                save_checkpoint(out, model, model_cfg)
+                save_checkpoint(best_dir, model, model_cfg)
         tokens_per_s, mfu = throughput()
         metrics = {
             "train_loss": train_loss,
@@ -648,10 +650,15 @@ def train(
                     step=done,
                 )
 
+    trained = final is not None
     if final is None:
         # Resumed from a finished run: nothing trained, but the final numbers are asked for
         # (already logged by the run that finished, so not logged twice).
         final = evaluate(cfg.max_steps, lr, report=False)
+    if main and (trained or not (out / MODEL_FILE).exists()):
+        # Published at the end from beside the state: DVC deletes `out` before re-running a
+        # stage, so a resumed run must still hand over the best model of the whole run.
+        save_checkpoint(out, load_model(best_dir), model_cfg)
     distributed.barrier()  # every rank returns once rank 0's files are complete
     train_loss, val_loss = final
     tokens_per_s, mfu = throughput()
