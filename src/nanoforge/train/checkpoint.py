@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from nanoforge.atomic import write_json
 from nanoforge.config import build
-from nanoforge.errors import ConfigError, DataError
+from nanoforge.errors import ConfigError, DataError, NanoforgeError
 from nanoforge.model.gpt import GPT, GPTConfig
 
 MODEL_FILE = "model.pt"
@@ -269,6 +269,16 @@ def load_training_state(
             f"{path}: RNG states cannot be restored ({_first_line(err)}); {REWRITE}"
         ) from None
     return state["train"]
+
+
+def peek_train_state(folder: str | Path) -> dict[str, Any] | None:
+    """The loop's own `train_state` of a checkpoint, loading nothing else; None when there
+    is none or it cannot be read (corrupt, foreign, old: all mean "not this run's")."""
+    try:
+        state = _torch_load(_existing(Path(folder)) / STATE_FILE, "cpu")
+        return dict(state["train"])
+    except (NanoforgeError, KeyError, TypeError):
+        return None
 
 
 def _existing(folder: Path) -> Path:

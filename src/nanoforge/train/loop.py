@@ -85,9 +85,9 @@ from nanoforge.seeding import seed_everything
 from nanoforge.train import distributed
 from nanoforge.train.checkpoint import (
     MODEL_FILE,
-    STATE_FILE,
     load_model,
     load_training_state,
+    peek_train_state,
     save_checkpoint,
 )
 from nanoforge.train.schedule import lr_at, make_optimizer
@@ -234,14 +234,6 @@ def _micro_batches(
         )
 
 
-def _mean_loss(
-    model: nn.Module, batches: Iterator[tuple[np.ndarray, np.ndarray]], device: torch.device
-) -> float:
-    """Token-weighted mean loss over `batches`, in eval mode (no dropout, no RNG used)."""
-    total, count = _loss_sum(model, batches, device)
-    return total / count
-
-
 @torch.no_grad()
 def _loss_sum(
     model: nn.Module, batches: Iterator[tuple[np.ndarray, np.ndarray]], device: torch.device
@@ -267,34 +259,15 @@ def _evaluate(
     val_data: TokenSplit,
     block_size: int,
     device: torch.device,
-    rank: int = 0,
-    world_size: int = 1,
-) -> tuple[float, float]:
-    if world_size > 1:
-        return _evaluate_shared(
-            model, cfg, train_data, val_data, block_size, device, rank, world_size
-        )
-    train_batches = (
-        train_data.batch(TRAIN_EVAL_STEP0 + i, cfg.batch_size, block_size, cfg.seed)
-        for i in range(cfg.eval_batches)
-    )
-    val_batches = val_data.eval_batches(cfg.batch_size, block_size, cfg.eval_batches)
-    return _mean_loss(model, train_batches, device), _mean_loss(model, val_batches, device)
-
-
-def _evaluate_shared(
-    model: nn.Module,
-    cfg: TrainConfig,
-    train_data: TokenSplit,
-    val_data: TokenSplit,
-    block_size: int,
-    device: torch.device,
     rank: int,
     world_size: int,
 ) -> tuple[float, float]:
-    """`_evaluate`'s batches split among ranks (batch i on rank i % world_size), the loss
-    sums all-reduced: every rank gets the same two numbers. `model` must not be the DDP
-    wrapper (ranks may run different numbers of forwards here)."""
+    """Token-weighted mean train and val loss over the fixed evaluation batches.
+
+    Under DDP the batches are split among ranks (batch i on rank i % world_size) and the
+    loss sums all-reduced, so every rank gets the same two numbers; `model` must then not
+    be the DDP wrapper (ranks may run different numbers of forwards here).
+    """
     train_batches = (
         train_data.batch(TRAIN_EVAL_STEP0 + i, cfg.batch_size, block_size, cfg.seed)
         for i in range(rank, cfg.eval_batches, world_size)
@@ -386,17 +359,8 @@ def _saved_fingerprint(state_dir: Path) -> str | None:
     Read before anything is loaded: a state of a different model shape would not even fit
     the model, and it should be ignored, not fail the run.
     """
-    # The checkpoint module keeps the previous save under `.name.old` for the instant
-    # between its two renames, and loads from there; so does this check.
-    aside = state_dir.with_name(f".{state_dir.name}.old")
-    for path in (state_dir / STATE_FILE, aside / STATE_FILE):
-        if path.is_file():
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                return str(state["train"]["fingerprint"])
-            except Exception:  # corrupt, foreign or old: all mean "not this run's state"
-                return None
-    return None
+    state = peek_train_state(state_dir)
+    return None if state is None else str(state.get("fingerprint"))
 
 
 # ------------------------------------------------------------------------ signals
