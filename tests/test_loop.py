@@ -355,11 +355,18 @@ def test_a_resumed_run_publishes_the_best_model_even_if_out_was_deleted(
 ) -> None:
     # DVC deletes a stage's outputs before running it again; the state survives it.
     args = (tiny_model(), tiny_train(max_steps=20, eval_every=5), *splits(corpus))
-    first = train(*args, tmp_path / "out", state_dir=tmp_path / "state")
+    first_log: list[tuple[int, dict[str, float]]] = []
+    again_log: list[tuple[int, dict[str, float]]] = []
+    first = train(*args, tmp_path / "out", state_dir=tmp_path / "state",
+                  log=lambda step, m: first_log.append((step, m)))  # fmt: skip
     published = tensors(tmp_path / "out/model.pt")
     shutil.rmtree(tmp_path / "out")
-    again = train(*args, tmp_path / "out", state_dir=tmp_path / "state")
+    again = train(*args, tmp_path / "out", state_dir=tmp_path / "state",
+                  log=lambda step, m: again_log.append((step, m)))  # fmt: skip
     assert again.best_val_loss == first.best_val_loss
+    # The logged curves went with the outputs too: the saved history is replayed whole.
+    assert [s for s, _ in again_log] == [s for s, _ in first_log] == [5, 10, 15, 20]
+    assert [m["val_loss"] for _, m in again_log] == [m["val_loss"] for _, m in first_log]
     again_published = tensors(tmp_path / "out/model.pt")
     assert all(torch.equal(published[k], again_published[k]) for k in published)
 

@@ -456,12 +456,20 @@ def train(
         device_type=device.type,
     )
     start, best_val, best_step = 0, math.inf, -1
+    # Every evaluation's metrics, kept in the training state: DVC deletes a stage's
+    # outputs (the logged curves among them) before re-running it, so a resumed run
+    # replays them to `log` and its curves are whole.
+    history: list[dict[str, float]] = []
     saved_fingerprint = _saved_fingerprint(state_dir) if cfg.resume == "auto" else None
     if saved_fingerprint == fingerprint:
         saved = load_training_state(state_dir, model, optimizer)
         start, best_val, best_step = saved["step"], saved["best_val_loss"], saved["best_step"]
+        history = list(saved.get("history", []))
         if main:
             logger.info("resuming from %s at step %d", state_dir, start)
+            if log is not None:
+                for entry in history:
+                    log(int(entry["step"]), {k: v for k, v in entry.items() if k != "step"})
     elif main and cfg.resume == "auto" and (state_dir.exists() or saved_fingerprint is not None):
         logger.warning(
             "%s holds no state of this run (params or data changed, or it is unreadable); "
@@ -499,6 +507,7 @@ def train(
                 "best_val_loss": best_val,
                 "best_step": best_step,
                 "fingerprint": fingerprint,
+                "history": history,
             }
             save_checkpoint(
                 state_dir, model, model_cfg, optimizer=optimizer, train_state=train_state
@@ -534,8 +543,10 @@ def train(
         }
         if main:
             logger.info("step %d: train loss %.4f, val loss %.4f", steps_done, train_loss, val_loss)
-        if log is not None and main and report:
-            log(steps_done, metrics)
+        if report:
+            history.append({"step": float(steps_done), **metrics})
+            if log is not None and main:
+                log(steps_done, metrics)
         return train_loss, val_loss
 
     tokens_done, step_seconds = 0, 0.0
@@ -617,7 +628,7 @@ def train(
     trained = final is not None
     if final is None:
         # Resumed from a finished run: nothing trained, but the final numbers are asked for
-        # (already logged by the run that finished, so not logged twice).
+        # (already in the history replayed above, so not logged twice).
         final = evaluate(cfg.max_steps, lr, report=False)
     if main and (trained or not (out / MODEL_FILE).exists()):
         # Published at the end from beside the state: DVC deletes `out` before re-running a
