@@ -19,8 +19,12 @@ hands back the attention weights (for plots); tests check the two paths agree.
 Shapes in comments: B batch, T sequence length, C = n_embd, nh = n_head,
 hs = C // nh (head size), V = vocab_size.
 
-Deliberately absent: optimizer setup (train/), generation and the KV cache (infer/),
-loading OpenAI's weights.
+Generation runs the model one token at a time with a `KVCache`: the keys and values of
+the tokens seen so far, kept per layer so that a new token attends to them without
+recomputing them. It lives here because attention reads and writes it; the generation
+loop itself is in `nanoforge.infer`.
+
+Deliberately absent: optimizer setup (train/), sampling (infer/), loading OpenAI's weights.
 """
 
 from __future__ import annotations
@@ -110,6 +114,41 @@ class GPTConfig:
         return asdict(self)
 
 
+# ---------------------------------------------------------------------- KV cache
+
+
+class KVCache:
+    """Every layer's keys and values for the first `length` positions of a sequence.
+
+    Preallocated to `block_size` positions, so a long generation never grows memory and
+    a step costs one write per layer. `GPT.forward(idx, cache=cache)` reads positions
+    `[0, length)`, appends idx's T positions and advances `length` by T.
+    """
+
+    def __init__(
+        self, config: GPTConfig, batch_size: int, device: torch.device, dtype: torch.dtype
+    ) -> None:
+        hs = config.n_embd // config.n_head
+        shape = (config.n_layer, batch_size, config.n_head, config.block_size, hs)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, nh, block, hs)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, nh, block, hs)
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.k.size(3)
+
+    def reset(self) -> None:
+        """Forget every position (the buffers are reused, not zeroed: they are overwritten)."""
+        self.length = 0
+
+
+def _causal_mask(T: int, S: int, device: torch.device) -> Tensor:
+    """(T, S) True where query i may attend key j: the T queries are the last T of S positions."""
+    rows = torch.arange(S - T, S, device=device).unsqueeze(1)  # (T, 1) absolute positions
+    return torch.arange(S, device=device) <= rows  # (T, S)
+
+
 # ------------------------------------------------------------------------ modules
 
 
@@ -126,9 +165,18 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, return_attn: bool = False) -> tuple[Tensor, Tensor | None]:
-        """Attend; also return the weights (B, nh, T, T) when asked, else None.
+    def forward(
+        self,
+        x: Tensor,
+        return_attn: bool = False,
+        kv: tuple[Tensor, Tensor] | None = None,
+        start: int = 0,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Attend; also return the weights (B, nh, T, S) when asked, else None.
 
+        Without a cache S = T. With `kv`, this layer's (k, v) buffers of a `KVCache`
+        (B, nh, block_size, hs) holding positions [0, start), x's keys and values are
+        written at [start, start + T) and the queries attend to all S = start + T.
         The weights returned are the softmax probabilities before attention dropout
         (each row sums to 1); in training mode the output uses them after dropout.
         """
@@ -138,18 +186,28 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        if kv is not None:
+            k_all, v_all = kv
+            k_all[:, :, start : start + T] = k
+            v_all[:, :, start : start + T] = v
+            k, v = k_all[:, :, : start + T], v_all[:, :, : start + T]  # (B, nh, S, hs)
+        S = k.size(2)
 
         weights = None
         if return_attn:
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, T)
-            future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)  # (T, T)
-            scores = scores.masked_fill(future, float("-inf"))  # (B, nh, T, T)
-            weights = F.softmax(scores, dim=-1)  # (B, nh, T, T)
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, S)
+            allowed = _causal_mask(T, S, x.device)  # (T, S)
+            scores = scores.masked_fill(~allowed, float("-inf"))  # (B, nh, T, S)
+            weights = F.softmax(scores, dim=-1)  # (B, nh, T, S)
             y = self.attn_dropout(weights) @ v  # (B, nh, T, hs)
         else:
-            y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
-            )  # (B, nh, T, hs)
+            dropout_p = self.dropout if self.training else 0.0
+            if S == T:  # no cached past: the plain causal mask
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
+            else:  # queries sit at the end of S keys; one new token may see them all
+                mask = None if T == 1 else _causal_mask(T, S, x.device)  # (T, S)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            # y: (B, nh, T, hs)
 
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
         y = self.resid_dropout(self.c_proj(y))  # (B, T, C)
@@ -183,13 +241,19 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: Tensor, return_attn: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self,
+        x: Tensor,
+        return_attn: bool = False,
+        kv: tuple[Tensor, Tensor] | None = None,
+        start: int = 0,
+    ) -> tuple[Tensor, Tensor | None]:
         if self.pre_norm:
-            a, weights = self.attn(self.ln_1(x), return_attn)
+            a, weights = self.attn(self.ln_1(x), return_attn, kv, start)
             x = x + a  # (B, T, C)
             x = x + self.mlp(self.ln_2(x))  # (B, T, C)
         else:
-            a, weights = self.attn(x, return_attn)
+            a, weights = self.attn(x, return_attn, kv, start)
             x = self.ln_1(x + a)  # (B, T, C)
             x = self.ln_2(x + self.mlp(x))  # (B, T, C)
         return x, weights
@@ -235,32 +299,44 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(
-        self, idx: Tensor, targets: Tensor | None = None, return_attn: bool = False
+        self,
+        idx: Tensor,
+        targets: Tensor | None = None,
+        return_attn: bool = False,
+        cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None, list[Tensor]]:
         """Logits for every position, and the loss when targets are given.
 
         idx: (B, T) token ids, T <= block_size. targets: (B, T) ids of the next tokens,
         -1 where a position should not count. Returns `(logits, loss)`, logits (B, T, V) and
         loss the mean cross-entropy (a scalar) or None; with `return_attn`, also a list of
-        each layer's attention weights (B, nh, T, T), computed on the manual path.
+        each layer's attention weights (B, nh, T, S), computed on the manual path.
+
+        With a `cache` holding the first `cache.length` positions, idx continues the
+        sequence there (its positions are cache.length + 0..T-1), attends to the cached
+        past, and is appended to the cache; S = cache.length + T before the call.
         """
+        start = 0 if cache is None else cache.length
         seq_len, block_size = idx.size(1), self.config.block_size
-        if seq_len > block_size:
+        if start + seq_len > block_size:
             raise ValueError(
-                f"sequence of {seq_len} tokens is longer than model.block_size "
+                f"sequence of {start + seq_len} tokens is longer than model.block_size "
                 f"({block_size}); crop it to the last {block_size}"
             )
         x = self.transformer.wte(idx)  # (B, T, C)
         if self.config.pos_emb:
-            pos = torch.arange(seq_len, device=idx.device)  # (T,)
+            pos = torch.arange(start, start + seq_len, device=idx.device)  # (T,)
             x = x + self.transformer.wpe(pos)  # (B, T, C) + (T, C)
         x = self.transformer.drop(x)  # (B, T, C)
 
         attn: list[Tensor] = []
-        for block in self.transformer.h:
-            x, weights = block(x, return_attn)  # (B, T, C), (B, nh, T, T) or None
+        for layer, block in enumerate(self.transformer.h):
+            kv = None if cache is None else (cache.k[layer], cache.v[layer])
+            x, weights = block(x, return_attn, kv, start)  # (B, T, C), (B, nh, T, S) or None
             if weights is not None:
                 attn.append(weights)
+        if cache is not None:
+            cache.length = start + seq_len
         x = self.transformer.ln_f(x)  # (B, T, C)
         logits = self.lm_head(x)  # (B, T, V)
 
