@@ -9,9 +9,10 @@ practice, where each maximal prefix of a well-formed sequence that is cut short 
 each byte that cannot start one) becomes one U+FFFD, and the byte that broke a
 sequence is read again as the start of the next.
 
-The decoder's state is exposed for generation (the "ghost-byte blocker"): `pending`,
-`next_byte_range`, `accepts` and `accepts_complete` say which byte strings keep the
-stream valid, and `state` is a small hashable key to cache such answers by.
+The decoder's state is exposed for generation (the "ghost-byte blocker",
+`nanoforge.tokenizers.ghost_bytes`): `pending`, `next_byte_range`, `need_after`,
+`accepts` and `accepts_complete` say which byte strings keep the stream valid, and
+`state` is a small hashable key to cache such answers by.
 
 The well-formed sequences (Unicode table 3-7), first byte and the range of the second;
 later bytes are always 80..BF:
@@ -132,7 +133,7 @@ class Utf8Decoder:
         self._need = self._lo = self._hi = self._code = 0
         return REPLACEMENT if unfinished else ""
 
-    def _need_after(self, data: bytes) -> int:
+    def need_after(self, data: bytes) -> int:
         """Bytes still needed after `data` (state unchanged), or -1 if `data` is invalid here."""
         need, lo, hi = self._need, self._lo, self._hi
         if not need and data.isascii():
@@ -153,11 +154,11 @@ class Utf8Decoder:
 
     def accepts(self, data: bytes) -> bool:
         """Whether appending `data` keeps the stream valid UTF-8 (it may end mid-character)."""
-        return self._need_after(data) >= 0
+        return self.need_after(data) >= 0
 
     def accepts_complete(self, data: bytes) -> bool:
         """Whether appending `data` keeps the stream valid and ends it on a character boundary."""
-        return self._need_after(data) == 0
+        return self.need_after(data) == 0
 
 
 class HasTokenBytes(Protocol):
