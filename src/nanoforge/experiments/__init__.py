@@ -1,0 +1,1 @@
+"""Experiments over many training runs: ablation summaries and scaling-law fits."""
