@@ -1,0 +1,1 @@
+"""Figures: embeddings, attention, training curves."""
