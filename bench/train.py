@@ -42,7 +42,8 @@ from nanoforge.model.gpt import GPT, GPTConfig
 from nanoforge.tokenizers.base import EOT
 from nanoforge.tokenizers.char import CharTokenizer
 from nanoforge.train.checkpoint import load_model
-from nanoforge.train.loop import measure_peak_flops, pick_device, train
+from nanoforge.train.device import measure_peak_flops, pick_device
+from nanoforge.train.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"

@@ -1,8 +1,9 @@
 """Stage pretrain: train the GPT on the general corpus.
 
-Writes models/pretrain/ (the best-by-val model.pt, config.json and the tokenizer it
-reads) and reports/pretrain/ (per-eval curves and a summary, through dvclive). The
-training state for resuming lives in data/cache/train/pretrain/, outside DVC's outputs.
+Writes models/pretrain/ (the best-by-val model.pt, config.json, the tokenizer it reads
+and train.json, the run's summary) and reports/pretrain/ (per-eval curves and a summary,
+through dvclive). The training state for resuming lives in data/cache/train/pretrain/,
+outside DVC's outputs.
 
 Runs as one process (`python stages/pretrain.py`) or data-parallel under torchrun
 (`torchrun --nproc_per_node=2 stages/pretrain.py`); then only rank 0 writes files.
@@ -12,6 +13,7 @@ import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
+from nanoforge.atomic import write_json
 from nanoforge.config import load_params
 from nanoforge.data.memmap import TokenSplit
 from nanoforge.stage import run_stage
@@ -19,7 +21,7 @@ from nanoforge.tokenizers.base import FILE_NAME
 from nanoforge.tokenizers.load import load_tokenizer
 from nanoforge.train.distributed import distributed
 from nanoforge.train.loop import train
-from nanoforge.train.runs import dvclive_log, model_config
+from nanoforge.train.runs import TRAIN_SUMMARY, dvclive_log, model_config
 
 TOKENIZER = Path("data/tokenizer")
 TOKENS = Path("data/tokens/general")
@@ -44,6 +46,7 @@ def main() -> None:
                 live.summary.update(vars(result))
         if dist.is_main:
             shutil.copy(TOKENIZER / FILE_NAME, OUT / FILE_NAME)
+            write_json(OUT / TRAIN_SUMMARY, vars(result))
 
 
 if __name__ == "__main__":

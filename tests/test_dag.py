@@ -19,7 +19,15 @@ from loopback import LoopbackServer
 from repo_copy import copy_repo, run, set_params
 from ruamel.yaml import YAML
 
-STAGES = ("crawl_arxiv", "crawl_lyrics", "clean_csv", "train_bpe", "encode_memmap", "pretrain")
+STAGES = (
+    "crawl_arxiv",
+    "crawl_lyrics",
+    "clean_csv",
+    "train_bpe",
+    "encode_memmap",
+    "pretrain",
+    "evaluate",
+)
 SMALL = {"data.builtin.general_max_chars": 150_000, "data.builtin.domain_max_chars": 150_000}
 TINY_TRAINING = {
     "model.block_size": 32,
@@ -130,6 +138,7 @@ def test_pretrain_trains_saves_the_model_and_logs_curves(tmp_path: Path) -> None
         "config.json",
         "model.pt",
         "tokenizer.json",
+        "train.json",
     ]
     config = json.loads((repo / "models/pretrain/config.json").read_text())
     assert (config["vocab_size"], config["n_embd"], config["block_size"]) == (512, 32, 32)
@@ -137,6 +146,33 @@ def test_pretrain_trains_saves_the_model_and_logs_curves(tmp_path: Path) -> None
     assert metrics["steps"] == 30 and metrics["best_val_loss"] < math.log(512)
     curve = (repo / "reports/pretrain/plots/metrics/val_loss.tsv").read_text().splitlines()
     assert curve[0].split("\t") == ["step", "val_loss"] and len(curve) == 1 + 3
+
+
+TINY_EVALUATION = {
+    "evaluate.n_prompts": 4,
+    "evaluate.prompt_tokens": 8,
+    "evaluate.max_new_tokens": 24,
+    "evaluate.long_tokens": 300,
+    "evaluate.hot_temperatures": [2.0],
+    "evaluate.prompts": ["The"],
+}
+
+
+def test_evaluate_scores_the_pretrained_model_and_writes_samples(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    set_params(repo, {**SMALL, **TINY_TRAINING, **TINY_EVALUATION})
+    run(repo, "dvc", "repro", "evaluate")
+    metrics = json.loads((repo / "reports/evaluate/metrics.json").read_text())["pretrain"]
+    assert metrics["general"]["loss"] < math.log(512)
+    assert 0 < metrics["general"]["bits_per_byte"] < 8 and metrics["domain"]["tokens"] > 0
+    strategies = {"greedy", "temperature", "top_k", "top_p", "human (val text)"}
+    assert set(metrics["decoding"]) == strategies
+    assert all(row["utf8_valid"] == 1.0 for row in metrics["decoding"].values())
+    assert metrics["adversarial_cases"] == 5
+    hot = metrics["adversarial"]["high-temperature hallucination"]
+    assert hot["passed"] and hot["figures"]["temperatures"][0]["temperature"] == 2.0
+    samples = (repo / "reports/evaluate/samples.md").read_text()
+    assert "### Prompt: 'The'" in samples and "**top_p: top_p (p=0.9, T=1)**" in samples
 
 
 def test_bad_model_params_fail_before_training(tmp_path: Path) -> None:

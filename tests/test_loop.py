@@ -25,12 +25,12 @@ from nanoforge.errors import ConfigError, DataError
 from nanoforge.model.gpt import GPT, GPTConfig
 from nanoforge.train import loop
 from nanoforge.train.checkpoint import load_model, load_training_state
+from nanoforge.train.device import pick_device
 from nanoforge.train.loop import (
     TRAIN_EVAL_STEP0,
     TrainingError,
     TrainingInterrupted,
     accumulate_gradients,
-    pick_device,
     train,
 )
 

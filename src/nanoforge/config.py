@@ -423,6 +423,67 @@ class TrainConfig:
         _require(self.grad_clip >= 0, f"{s}.grad_clip must be >= 0 (got {self.grad_clip})")
 
 
+# ----------------------------------------------------------------------- evaluate
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """The evaluate stage: loss on val, decoding strategies compared, adversarial cases."""
+
+    SECTION: ClassVar[str] = "evaluate"
+
+    models: tuple[str, ...] = ("pretrain",)
+    """Model folders under models/ to evaluate, in report order."""
+    batch_size: int = 32
+    """Windows per forward pass when scoring the val splits."""
+    strategies: dict[str, dict[str, object]] = field(
+        default_factory=lambda: {
+            "greedy": {"strategy": "greedy"},
+            "temperature": {"strategy": "temperature", "temperature": 1.0},
+            "top_k": {"strategy": "top_k", "temperature": 1.0, "top_k": 40},
+            "top_p": {"strategy": "top_p", "temperature": 1.0, "top_p": 0.9},
+        }
+    )
+    """Name -> decoding settings (`strategy`, `temperature`, `top_k`, `top_p`; see
+    `nanoforge.infer.sampling.Sampling`), one row each in the decoding table."""
+    n_prompts: int = 16
+    """Val documents whose first prompt_tokens prompt the decoding table (and whose next
+    max_new_tokens tokens are the human row)."""
+    prompt_tokens: int = 32
+    """Tokens of each val document given as the prompt."""
+    max_new_tokens: int = 128
+    """Tokens generated per prompt for the decoding table and the adversarial cases."""
+    prompts: tuple[str, ...] = ("The module",)
+    """Hand-written prompts shown with every strategy's output in samples.md."""
+    hot_temperatures: tuple[float, ...] = (1.5, 2.0, 5.0)
+    """Temperatures of the hallucination case (validity with and without the blocker)."""
+    overflow_factor: int = 10
+    """The overflow case's prompt is this many times the model's block_size."""
+    long_tokens: int = 2000
+    """Tokens of the very-long-generation case (memory must stay flat)."""
+    max_loop_rate: float = 0.25
+    """The repetition case passes when top_p falls into loops at most this often."""
+    seed: int = 0
+    """Seeds every sampled generation."""
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _require(bool(self.models), f"{s}.models must name at least one model")
+        for name in ("batch_size", "n_prompts", "prompt_tokens", "max_new_tokens",
+                     "overflow_factor", "long_tokens"):  # fmt: skip
+            value = getattr(self, name)
+            _require(value > 0, f"{s}.{name} must be positive (got {value})")
+        _require(bool(self.strategies), f"{s}.strategies must name at least one strategy")
+        _require(
+            all(t > 0 for t in self.hot_temperatures),
+            f"{s}.hot_temperatures must be positive (got {list(self.hot_temperatures)})",
+        )
+        _require(
+            0 <= self.max_loop_rate <= 1,
+            f"{s}.max_loop_rate must be between 0 and 1 (got {self.max_loop_rate})",
+        )
+
+
 # ------------------------------------------------------------------------- params
 
 
@@ -443,6 +504,8 @@ class Params:
     stages: the model module needs torch, which the data stages should not load."""
     train: TrainConfig = field(default_factory=TrainConfig)
     """Optimisation, evaluation and checkpoints."""
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    """The evaluate stage."""
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:

@@ -15,6 +15,9 @@ from nanoforge.model.gpt import GPTConfig
 
 MetricsLog = Callable[[int, dict[str, float]], None]
 
+TRAIN_SUMMARY = "train.json"
+"""The file in a model folder that holds its training run's summary (`TrainResult`)."""
+
 
 def model_config(raw: Mapping[str, object], vocab_size: int) -> GPTConfig:
     """The `model` params as a GPTConfig, its vocabulary taken from the tokenizer.
