@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test test-slow lint bench clean-venv
+.PHONY: repro test test-slow lint bench plots-offline clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src stages tests bench
+	$(BIN)/ruff check src stages tests bench tools
+
+# DVC's own plots page loads vega from a CDN and is blank offline; this one is self-contained.
+# Compare revisions with `make plots-offline REVS="HEAD~1 main"` (default: workspace vs HEAD).
+plots-offline: $(STAMP)
+	$(BIN)/python tools/plots_offline.py $(REVS)
 
 # Benchmarks compare against reference libraries, installed only for this.
 bench: $(STAMP)

@@ -155,3 +155,39 @@ def test_broken_yaml_is_one_line_with_the_line_number(tmp_path: Path) -> None:
 def test_missing_params_file_says_where_to_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found; run from the project root"):
         load_params(tmp_path / "nope.yaml")
+
+
+# -------------------------------------------------------------------- experiments
+
+
+def test_experiment_train_overrides_are_checked_on_top_of_train(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "train: {max_steps: 100}\nfinetune: {train: {warmup_steps: 200}}")
+    assert message.endswith(
+        "finetune.train (overrides of train): train.warmup_steps must be >= 0 and less than "
+        "train.max_steps (got 200 and 100)"
+    )
+    message = error_of(tmp_path, "ablate: {variants: {baseline: {}, x: {train: {lrr: 1}}}}")
+    assert "ablate.variants.x.train (overrides of train): train.lrr is not a known key" in message
+
+
+def test_ablation_needs_a_baseline_two_seeds_and_dvc_safe_names(tmp_path: Path) -> None:
+    assert error_of(tmp_path, "ablate: {variants: {x: {}}}").endswith(
+        "ablate.variants must include `baseline`"
+    )
+    assert error_of(tmp_path, "ablate: {seeds: [1, 1]}").endswith(
+        "ablate.seeds must list at least 2 different seeds (got [1, 1])"
+    )
+    message = error_of(tmp_path, "ablate: {variants: {baseline: {}, dropout_0.1: {}}}")
+    assert "ablate.variants.dropout_0.1: names may use letters, digits, _ and - only" in message
+    assert "'dropout_01'" in message
+
+
+def test_scaling_needs_three_sizes(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "scale: {sizes: {a: {n_embd: 8}, b: {n_embd: 16}}}")
+    assert "scale.sizes must list at least 3 sizes" in message
+
+
+def test_replay_share_must_leave_room_for_the_domain(tmp_path: Path) -> None:
+    assert error_of(tmp_path, "finetune: {replay: 1.0}").endswith(
+        "finetune.replay must be >= 0 and < 1 (got 1.0)"
+    )

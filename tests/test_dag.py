@@ -26,6 +26,10 @@ STAGES = (
     "train_bpe",
     "encode_memmap",
     "pretrain",
+    "ablate_variant",
+    "ablate",
+    "scale",
+    "finetune",
     "evaluate",
 )
 SMALL = {"data.builtin.general_max_chars": 150_000, "data.builtin.domain_max_chars": 150_000}
@@ -76,9 +80,12 @@ def test_every_stage_in_dvc_yaml_is_checked_here() -> None:
 @pytest.mark.parametrize("name", STAGES)
 def test_stage_deps_list_every_library_file_the_stage_imports(name: str) -> None:
     stage = dvc_stages()[name]
+    cmd = f"python stages/{name}.py"
+    if "foreach" in stage:  # one stage per key: the script takes the key
+        stage, cmd = stage["do"], f"{cmd} ${{key}}"
     deps = set(stage["deps"])
     script = ROOT / f"stages/{name}.py"
-    assert f"stages/{name}.py" in deps and stage["cmd"] == f"python stages/{name}.py"
+    assert f"stages/{name}.py" in deps and stage["cmd"] == cmd
     needed = {
         f
         for f in imported_library_files(script)
@@ -148,6 +155,62 @@ def test_pretrain_trains_saves_the_model_and_logs_curves(tmp_path: Path) -> None
     assert curve[0].split("\t") == ["step", "val_loss"] and len(curve) == 1 + 3
 
 
+TINY_RUN = {"max_steps": 12, "warmup_steps": 2, "eval_every": 6, "checkpoint_every": 12}
+TINY_EXPERIMENTS = {
+    "ablate.base": {"model": {}, "train": TINY_RUN},
+    "ablate.variants": {
+        "baseline": {},
+        "heads_1": {"model": {"n_head": 1}},
+        "relu": {"model": {"activation": "relu"}},
+    },
+    "scale.base": {"model": {}, "train": TINY_RUN},
+    "scale.sizes": {
+        "a": {"n_layer": 1, "n_head": 1, "n_embd": 8},
+        "b": {"n_layer": 1, "n_head": 2, "n_embd": 16},
+        "c": {"n_layer": 2, "n_head": 2, "n_embd": 32},
+    },
+    "scale.bootstrap_samples": 200,
+    "finetune.train": {**TINY_RUN, "max_steps": 20, "eval_every": 5, "patience": 0},
+}
+
+
+def test_experiment_stages_run_and_a_changed_variant_reruns_alone(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    set_params(repo, {**SMALL, **TINY_TRAINING, **TINY_EXPERIMENTS})
+    run(repo, "dvc", "repro", "ablate", "scale", "finetune")
+
+    summary = json.loads((repo / "reports/ablate/summary.json").read_text())
+    assert [v["variant"] for v in summary["variants"]] == ["baseline", "heads_1", "relu"]
+    assert all(v["seeds"] == [1, 2] for v in summary["variants"])
+    heads_1 = summary["variants"][1]["metrics"]["val_loss"]
+    assert 0 < heads_1["mean"] < math.log(512) and heads_1["diff"] is not None
+    assert "| relu | 2 |" in (repo / "reports/ablate/table.md").read_text()
+
+    scale = json.loads((repo / "reports/scale/metrics.json").read_text())
+    sizes = [run["params_non_embedding"] for run in scale["runs"]]
+    assert sizes == sorted(sizes) and sizes[-1] > 10 * sizes[0]
+    assert {run["tokens"] for run in scale["runs"]} == {12 * 8 * 32}  # one token budget
+    fit = scale["fits"]["val_loss"]
+    assert fit["n_points"] == 3 and fit["alpha_ci"][0] <= fit["alpha"] <= fit["alpha_ci"][1]
+    assert "α" in (repo / "reports/scale/fit.md").read_text()
+
+    finetune = json.loads((repo / "reports/finetune/metrics.json").read_text())
+    for name in ("no_replay", "replay"):
+        assert finetune[name]["after"]["domain"]["loss"] < finetune["before"]["domain"]["loss"]
+        assert finetune[name]["change"]["domain"]["loss"] < 0
+    assert finetune["published"] == "replay"
+    assert (repo / "models/finetune/model.pt").is_file()
+    curve = (repo / "reports/finetune/replay/plots/metrics/general_val_loss.tsv").read_text()
+    assert len(curve.splitlines()) == 1 + 4  # header + evaluations at 5, 10, 15, 20
+    for png in ("reports/ablate/val_loss.png", "reports/scale/power_law.png"):
+        assert (repo / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    set_params(repo, {"ablate.variants.relu": {"model": {"activation": "relu", "dropout": 0.1}}})
+    rerun = run(repo, "dvc", "repro", "ablate", "scale", "finetune")
+    ran = {line.split("'")[1] for line in rerun.stdout.splitlines() if "Running stage" in line}
+    assert ran == {"ablate_variant@relu", "ablate"}
+
+
 TINY_EVALUATION = {
     "evaluate.n_prompts": 4,
     "evaluate.prompt_tokens": 8,
@@ -158,11 +221,14 @@ TINY_EVALUATION = {
 }
 
 
-def test_evaluate_scores_the_pretrained_model_and_writes_samples(tmp_path: Path) -> None:
+def test_evaluate_scores_both_models_and_writes_samples(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "repo")
-    set_params(repo, {**SMALL, **TINY_TRAINING, **TINY_EVALUATION})
+    set_params(repo, {**SMALL, **TINY_TRAINING, **TINY_EXPERIMENTS, **TINY_EVALUATION})
     run(repo, "dvc", "repro", "evaluate")
-    metrics = json.loads((repo / "reports/evaluate/metrics.json").read_text())["pretrain"]
+    both = json.loads((repo / "reports/evaluate/metrics.json").read_text())
+    assert set(both) == {"pretrain", "finetune"}
+    assert both["finetune"]["domain"]["loss"] < both["pretrain"]["domain"]["loss"]
+    metrics = both["pretrain"]
     assert metrics["general"]["loss"] < math.log(512)
     assert 0 < metrics["general"]["bits_per_byte"] < 8 and metrics["domain"]["tokens"] > 0
     strategies = {"greedy", "temperature", "top_k", "top_p", "human (val text)"}

@@ -146,6 +146,9 @@ class RecordingSplit:
     def __len__(self) -> int:
         return len(self.inner)
 
+    def identity(self) -> dict[str, object]:
+        return self.inner.identity()
+
     def batch(self, step: int, batch_size: int, block_size: int, seed: int) -> Any:
         if step < TRAIN_EVAL_STEP0:  # the fixed train-loss batches lie beyond
             self.steps.append((step, batch_size, seed))
@@ -156,7 +159,7 @@ def test_step_s_reads_micro_batches_s_times_accum_plus_k(corpus: Path, tmp_path:
     train_data, val_data = splits(corpus)
     recorder = RecordingSplit(train_data)
     cfg = tiny_train(max_steps=3, grad_accum=2, batch_size=4, warmup_steps=1)
-    train(tiny_model(), cfg, recorder, val_data, tmp_path / "out", state_dir=tmp_path / "state")  # type: ignore[arg-type]
+    train(tiny_model(), cfg, recorder, val_data, tmp_path / "out", state_dir=tmp_path / "state")
     # The first request is the up-front block-size check.
     assert recorder.steps[1:] == [(i, 4, cfg.seed) for i in range(6)]
 
@@ -369,6 +372,52 @@ def test_a_resumed_run_publishes_the_best_model_even_if_out_was_deleted(
     assert [m["val_loss"] for _, m in again_log] == [m["val_loss"] for _, m in first_log]
     again_published = tensors(tmp_path / "out/model.pt")
     assert all(torch.equal(published[k], again_published[k]) for k in published)
+
+
+# ------------------------------------------------ monitored splits, early stopping
+
+
+def make_noise_split(folder: Path, tokens: int = 1000) -> TokenSplit:
+    """A val split of random tokens: what the learnable pattern teaches only hurts it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = np.random.default_rng(1).integers(0, VOCAB, size=tokens).tolist()
+    count = write_token_file(folder / "val.bin", [ids], np.dtype(np.uint16))
+    CorpusMeta("uint16", VOCAB, HASH, VOCAB - 1, {"val": SplitMeta(count, 1, count)}).save(folder)
+    return TokenSplit(folder, "val", HASH)
+
+
+def test_monitored_splits_are_logged_at_every_evaluation_without_choosing_the_best(
+    corpus: Path, tmp_path: Path
+) -> None:
+    logged: list[dict[str, float]] = []
+    noise = make_noise_split(tmp_path / "noise")
+    result = train(
+        tiny_model(), tiny_train(max_steps=20, eval_every=10), *splits(corpus), tmp_path / "out",
+        state_dir=tmp_path / "state", monitor={"noise": noise},
+        log=lambda step, metrics: logged.append(metrics),
+    )  # fmt: skip
+    assert len(logged) == 2
+    assert all(m["noise_loss"] > m["val_loss"] for m in logged)  # random text is unlearnable
+    assert result.best_val_loss == min(m["val_loss"] for m in logged)
+
+
+def test_training_stops_once_val_loss_has_not_improved_for_patience_evaluations(
+    corpus: Path, tmp_path: Path
+) -> None:
+    train_data, _ = splits(corpus)
+    val_losses: list[float] = []
+    cfg = tiny_train(max_steps=100, eval_every=5, patience=2)
+    args = (tiny_model(), cfg, train_data, make_noise_split(tmp_path / "noise"), tmp_path / "out")
+    result = train(*args, state_dir=tmp_path / "state",
+                   log=lambda step, m: val_losses.append(m["val_loss"]))  # fmt: skip
+    assert result.stopped_early and result.steps < cfg.max_steps
+    assert result.steps == result.best_step + cfg.patience * cfg.eval_every
+    assert min(val_losses[-cfg.patience :]) >= result.best_val_loss
+    # A finished run stays finished: resuming it trains nothing more.
+    again = train(*args, state_dir=tmp_path / "state")
+    assert (again.steps, again.stopped_early, again.val_loss) == (
+        result.steps, True, result.val_loss,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------- device

@@ -13,7 +13,7 @@ import codecs
 import difflib
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
@@ -399,6 +399,8 @@ class TrainConfig:
     """torch.compile the model (CUDA only; slower to start, faster to run)."""
     resume: Literal["auto", "never"] = "auto"
     """`auto`: continue from the saved training state when params and data are unchanged."""
+    patience: int = 0
+    """Stop early once val loss has not improved for this many evaluations (0: never)."""
 
     def __post_init__(self) -> None:
         s = self.SECTION
@@ -421,6 +423,116 @@ class TrainConfig:
             value = getattr(self, name)
             _require(0 <= value < 1, f"{s}.{name} must be >= 0 and < 1 (got {value})")
         _require(self.grad_clip >= 0, f"{s}.grad_clip must be >= 0 (got {self.grad_clip})")
+        _require(self.patience >= 0, f"{s}.patience must be >= 0 (got {self.patience})")
+
+
+# -------------------------------------------------------------------- experiments
+
+RUN_NAME = regex.compile(r"[A-Za-z0-9_-]+")
+
+
+def _check_names(key: str, names: typing.Iterable[str]) -> None:
+    for name in names:
+        _require(
+            bool(RUN_NAME.fullmatch(name)),
+            f"{key}.{name}: names may use letters, digits, _ and - only (DVC reads a dot in "
+            f"a params key as nesting); rename it, e.g. {name.replace('.', '')!r}",
+        )
+
+
+def merged_train(base: TrainConfig, overrides: dict[str, object], key: str) -> TrainConfig:
+    """`base` with `overrides` (keys of the train section) applied, checked like `train`."""
+    try:
+        return build(TrainConfig, {**asdict(base), **overrides}, "train")
+    except ConfigError as err:
+        raise ConfigError(f"{key} (overrides of train): {err}") from None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Changes to the `model` and `train` sections for one run, keyed as in those sections."""
+
+    model: dict[str, object] = field(default_factory=dict)
+    """Keys of the model section (`n_head: 8`, `norm_position: post`, ...)."""
+    train: dict[str, object] = field(default_factory=dict)
+    """Keys of the train section (`max_steps: 300`, `lr: 3.0e-4`, ...)."""
+
+
+@dataclass(frozen=True)
+class AblateConfig:
+    """The ablate stage: named variants, each trained with every seed on an equal budget."""
+
+    SECTION: ClassVar[str] = "ablate"
+
+    seeds: tuple[int, ...] = (1, 2)
+    """Seeds every variant is trained with (at least 2: the spread is the noise floor)."""
+    base: Overrides = field(default_factory=Overrides)
+    """Overrides of model and train shared by every variant: the short, equal budget."""
+    variants: dict[str, Overrides] = field(default_factory=lambda: {"baseline": Overrides()})
+    """Name -> overrides on top of `base`; `baseline` (no overrides) is the reference."""
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _require(
+            len(set(self.seeds)) >= 2 and len(set(self.seeds)) == len(self.seeds),
+            f"{s}.seeds must list at least 2 different seeds (got {list(self.seeds)})",
+        )
+        _require("baseline" in self.variants, f"{s}.variants must include `baseline`")
+        _check_names(f"{s}.variants", self.variants)
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """The scale stage: models of growing size on one token budget, and the law they follow."""
+
+    SECTION: ClassVar[str] = "scale"
+
+    base: Overrides = field(default_factory=Overrides)
+    """Overrides of model and train shared by every size (the token budget is
+    train.max_steps * batch_size * grad_accum * model.block_size)."""
+    sizes: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Name -> model overrides (n_layer, n_head, n_embd), smallest first."""
+    seeds: tuple[int, ...] = (1,)
+    """Seeds each size is trained with; every (size, seed) run is one point of the fit."""
+    bootstrap_samples: int = 1000
+    """Resamples of the runs for the confidence interval of alpha."""
+    ci_level: float = 0.95
+    """Level of the confidence interval of alpha and of the fit's band."""
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _require(
+            len(self.sizes) >= 3,
+            f"{s}.sizes must list at least 3 sizes (a power law has 3 parameters; "
+            f"got {len(self.sizes)})",
+        )
+        _check_names(f"{s}.sizes", self.sizes)
+        _require(bool(self.seeds), f"{s}.seeds must list at least one seed")
+        _require(
+            self.bootstrap_samples >= 100,
+            f"{s}.bootstrap_samples must be at least 100 (got {self.bootstrap_samples})",
+        )
+        _require(0 < self.ci_level < 1, f"{s}.ci_level must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """The finetune stage: the pretrained model trained on the domain corpus."""
+
+    SECTION: ClassVar[str] = "finetune"
+
+    replay: float = 0.2
+    """Share of batches drawn from the general corpus (against forgetting); a run with
+    replay 0 is always trained beside it for comparison."""
+    train: dict[str, object] = field(default_factory=dict)
+    """Overrides of the train section for finetuning (a lower lr, patience for early
+    stopping on domain val, fewer steps)."""
+
+    def __post_init__(self) -> None:
+        _require(
+            0 <= self.replay < 1,
+            f"{self.SECTION}.replay must be >= 0 and < 1 (got {self.replay})",
+        )
 
 
 # ----------------------------------------------------------------------- evaluate
@@ -432,7 +544,7 @@ class EvaluateConfig:
 
     SECTION: ClassVar[str] = "evaluate"
 
-    models: tuple[str, ...] = ("pretrain",)
+    models: tuple[str, ...] = ("pretrain", "finetune")
     """Model folders under models/ to evaluate, in report order."""
     batch_size: int = 32
     """Windows per forward pass when scoring the val splits."""
@@ -486,6 +598,14 @@ class EvaluateConfig:
 
 # ------------------------------------------------------------------------- params
 
+DEFAULT_SIZES: dict[str, dict[str, object]] = {
+    "xs": {"n_layer": 1, "n_head": 1, "n_embd": 16},
+    "s": {"n_layer": 2, "n_head": 2, "n_embd": 32},
+    "m": {"n_layer": 2, "n_head": 4, "n_embd": 64},
+    "l": {"n_layer": 3, "n_head": 4, "n_embd": 96},
+    "xl": {"n_layer": 4, "n_head": 4, "n_embd": 128},
+}
+
 
 @dataclass(frozen=True)
 class Params:
@@ -504,8 +624,22 @@ class Params:
     stages: the model module needs torch, which the data stages should not load."""
     train: TrainConfig = field(default_factory=TrainConfig)
     """Optimisation, evaluation and checkpoints."""
+    ablate: AblateConfig = field(default_factory=AblateConfig)
+    """The ablate stage."""
+    scale: ScaleConfig = field(default_factory=lambda: ScaleConfig(sizes=DEFAULT_SIZES))
+    """The scale stage."""
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """The finetune stage."""
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     """The evaluate stage."""
+
+    def __post_init__(self) -> None:
+        # Every merged train section is checked here, once, before any stage works.
+        ablate_base = merged_train(self.train, self.ablate.base.train, "ablate.base.train")
+        for name, variant in self.ablate.variants.items():
+            merged_train(ablate_base, variant.train, f"ablate.variants.{name}.train")
+        merged_train(self.train, self.scale.base.train, "scale.base.train")
+        merged_train(self.train, self.finetune.train, "finetune.train")
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:

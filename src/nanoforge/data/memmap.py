@@ -110,6 +110,10 @@ class TokenSplit:
     def __len__(self) -> int:
         return self.tokens
 
+    def identity(self) -> dict[str, object]:
+        """What makes this split itself (a saved training state resumes only the same one)."""
+        return {"tokens": self.tokens}
+
     def _open(self) -> np.memmap:
         return np.memmap(self.path, dtype=self.dtype, mode="r")
 

@@ -16,9 +16,11 @@ become NaN/inf, it is never "beyond seed spread", and JSON shows the undefined n
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nanoforge.errors import DataError
@@ -220,3 +222,23 @@ def _metric_json(ms: MetricSummary) -> dict[str, Any]:
 
 def _finite_or_none(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
+
+
+def load_runs(folder: str | Path, variants: Iterable[str]) -> list[RunResult]:
+    """The runs the ablate_variant stage wrote to `folder` (`<variant>.json` each)."""
+    runs: list[RunResult] = []
+    for name in variants:
+        path = Path(folder) / f"{name}.json"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            runs += [
+                RunResult(name, int(run["seed"]), {m: float(run[m]) for m in DEFAULT_METRICS})
+                for run in record["runs"]
+            ]
+        except FileNotFoundError:
+            raise DataError(f"{path}: not found; run `dvc repro ablate_variant@{name}`") from None
+        except (ValueError, KeyError, TypeError) as err:
+            raise DataError(
+                f"{path}: not a run record ({err!r}); run `dvc repro -f ablate_variant@{name}`"
+            ) from None
+    return runs

@@ -192,6 +192,26 @@ def fit_warnings(fit: PowerLawFit, ci: BootstrapCI) -> list[str]:
     return warnings
 
 
+def describe_fit(
+    n: ArrayLike, loss: ArrayLike, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, object]:
+    """The fit, α's bootstrap interval and the warnings, as one JSON-ready report."""
+    fit = fit_power_law(n, loss)
+    ci = bootstrap_alpha(n, loss, n_boot=n_boot, seed=seed, level=level)
+    return {
+        "alpha": fit.alpha,
+        "E": fit.E,
+        "A": fit.A,
+        "r2": fit.r2,
+        "n_points": fit.n_points,
+        "alpha_ci": [ci.lo, ci.hi],
+        "ci_level": ci.level,
+        "bootstrap_samples": ci.n_samples,
+        "bootstrap_failed_share": ci.failed_share,
+        "warnings": fit_warnings(fit, ci),
+    }
+
+
 # ------------------------------------------------------------------------- internals
 
 

@@ -17,7 +17,10 @@ After every `eval_every` steps and at the end, the loss is averaged over fixed b
 the first `eval_batches` windows of val, and `eval_batches` training batches drawn from a
 step range training never reaches (so measuring does not move the training stream). The
 best model by val loss is saved beside the state (`<state_dir>-best`) each time it improves
-and published to `out` (model.pt + config.json) when training ends.
+and published to `out` (model.pt + config.json) when training ends. Splits passed as
+`monitor` are measured at the same time, like val, without choosing the best model
+(finetuning watches the general corpus it may forget). With `patience` > 0, training stops
+early once val loss has not improved for that many evaluations in a row.
 
 The training state (weights, optimizer, RNG, step, best val loss and a fingerprint of
 everything that shapes the run) is saved to `state_dir` every `checkpoint_every` steps,
@@ -66,11 +69,11 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -78,7 +81,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from nanoforge.config import TrainConfig
-from nanoforge.data.memmap import TokenSplit
+from nanoforge.data.memmap import CorpusMeta, TokenSplit
 from nanoforge.errors import ConfigError, NanoforgeError
 from nanoforge.model.gpt import GPT, GPTConfig
 from nanoforge.seeding import seed_everything
@@ -104,6 +107,20 @@ beyond any step training reaches, so they never coincide with a training batch's
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+class BatchSource(Protocol):
+    """Where training batches come from: a `TokenSplit`, or a mix of them (`ReplayMix`)."""
+
+    meta: CorpusMeta
+
+    def __len__(self) -> int: ...
+
+    def identity(self) -> dict[str, object]: ...
+
+    def batch(
+        self, step: int, batch_size: int, block_size: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class TrainingError(NanoforgeError):
     """Training cannot go on (the loss became NaN or infinite)."""
 
@@ -122,6 +139,7 @@ class TrainResult:
     """What a finished run reports (losses are the fixed-batch evaluations at the end)."""
 
     steps: int
+    stopped_early: bool
     train_loss: float
     val_loss: float
     best_val_loss: float
@@ -173,7 +191,7 @@ def accumulate_gradients(
 
 
 def _micro_batches(
-    data: TokenSplit, cfg: TrainConfig, block_size: int, step: int, rank: int, world_size: int
+    data: BatchSource, cfg: TrainConfig, block_size: int, step: int, rank: int, world_size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     for k in range(cfg.grad_accum):
         # Each (step, micro-batch, rank) has its own index: ranks never share a batch, and
@@ -205,33 +223,32 @@ def _loss_sum(
 def _evaluate(
     model: nn.Module,
     cfg: TrainConfig,
-    train_data: TokenSplit,
-    val_data: TokenSplit,
+    train_data: BatchSource,
+    val_splits: Mapping[str, TokenSplit],
     block_size: int,
     device: torch.device,
     rank: int,
     world_size: int,
-) -> tuple[float, float]:
-    """Token-weighted mean train and val loss over the fixed evaluation batches.
+) -> dict[str, float]:
+    """Token-weighted mean loss over the fixed evaluation batches: `train_loss`, and
+    `<name>_loss` for each of `val_splits` (the first `eval_batches` windows of each).
 
     Under DDP the batches are split among ranks (batch i on rank i % world_size) and the
-    loss sums all-reduced, so every rank gets the same two numbers; `model` must then not
+    loss sums all-reduced, so every rank gets the same numbers; `model` must then not
     be the DDP wrapper (ranks may run different numbers of forwards here).
     """
     train_batches = (
         train_data.batch(TRAIN_EVAL_STEP0 + i, cfg.batch_size, block_size, cfg.seed)
         for i in range(rank, cfg.eval_batches, world_size)
     )
-    val_batches = (
-        batch
-        for i, batch in enumerate(
-            val_data.eval_batches(cfg.batch_size, block_size, cfg.eval_batches)
-        )
-        if i % world_size == rank
-    )
-    sums = (*_loss_sum(model, train_batches, device), *_loss_sum(model, val_batches, device))
-    train_total, train_count, val_total, val_count = distributed.all_reduce_sum(sums)
-    return train_total / train_count, val_total / val_count
+    sums = list(_loss_sum(model, train_batches, device))
+    for split in val_splits.values():
+        windows = split.eval_batches(cfg.batch_size, block_size, cfg.eval_batches)
+        batches = (batch for i, batch in enumerate(windows) if i % world_size == rank)
+        sums += _loss_sum(model, batches, device)
+    totals = distributed.all_reduce_sum(sums)
+    names = ["train", *val_splits]
+    return {f"{name}_loss": totals[2 * i] / totals[2 * i + 1] for i, name in enumerate(names)}
 
 
 def _step_seed(seed: int, rank: int, step: int) -> int:
@@ -246,10 +263,13 @@ def _all_finite(model: nn.Module) -> bool:
 # ------------------------------------------------------------------- setup, resume
 
 
-def _check_data(train_data: TokenSplit, val_data: TokenSplit, block_size: int, seed: int) -> None:
-    # Both splits raise DataError when shorter than block_size + 1; ask now, not mid-run.
+def _check_data(
+    train_data: BatchSource, val_splits: Mapping[str, TokenSplit], block_size: int, seed: int
+) -> None:
+    # Splits raise DataError when shorter than block_size + 1; ask now, not mid-run.
     train_data.batch(step=0, batch_size=1, block_size=block_size, seed=seed)
-    next(iter(val_data.eval_batches(1, block_size, 1)))
+    for split in val_splits.values():
+        next(iter(split.eval_batches(1, block_size, 1)))
 
 
 def _build_model(
@@ -273,8 +293,8 @@ def _build_model(
 def _fingerprint(
     model_cfg: GPTConfig,
     cfg: TrainConfig,
-    train_data: TokenSplit,
-    val_data: TokenSplit,
+    train_data: BatchSource,
+    val_splits: Mapping[str, TokenSplit],
     device: torch.device,
     init_weights: Path | None,
     world_size: int,
@@ -294,8 +314,8 @@ def _fingerprint(
         "train": train_cfg,
         "data": {
             "tokenizer_hash": train_data.meta.tokenizer_hash,
-            "train_tokens": len(train_data),
-            "val_tokens": len(val_data),
+            "train": train_data.identity(),
+            "val": {name: split.identity() for name, split in val_splits.items()},
         },
         "init_weights": init,
         "world_size": world_size,
@@ -350,13 +370,14 @@ def _stop_on_signals() -> Iterator[_StopFlag]:
 def train(
     model_cfg: GPTConfig,
     cfg: TrainConfig,
-    train_data: TokenSplit,
+    train_data: BatchSource,
     val_data: TokenSplit,
     out: Path,
     *,
     state_dir: Path,
     log: LogFn | None = None,
     init_weights: Path | None = None,
+    monitor: Mapping[str, TokenSplit] | None = None,
     rank: int = 0,
     world_size: int = 1,
 ) -> TrainResult:
@@ -364,8 +385,9 @@ def train(
 
     `out` and `state_dir` are checkpoint folders, each replaced whole when saved (keep
     other files elsewhere). `log(step, metrics)` receives train_loss, val_loss, lr,
-    tokens_per_s and mfu (NaN when unknown) at every evaluation; `step` counts steps done.
-    `init_weights` starts from a saved model (finetuning) instead of a fresh one.
+    tokens_per_s and mfu (NaN when unknown) at every evaluation, and `<name>_loss` for
+    each split of `monitor`; `step` counts steps done. `init_weights` starts from a saved
+    model (finetuning) instead of a fresh one.
 
     Raises `TrainingError` on a non-finite loss (the last good state stays in state_dir),
     `TrainingInterrupted` after saving on SIGTERM/SIGINT, `DataError`/`ConfigError` up
@@ -377,7 +399,11 @@ def train(
     if out.resolve() == state_dir.resolve():
         raise ConfigError(f"{out}: the best model and the training state need separate folders")
     block_size = model_cfg.block_size
-    _check_data(train_data, val_data, block_size, cfg.seed)
+    monitor = dict(monitor or {})
+    if "val" in monitor or "train" in monitor:
+        raise ConfigError("monitor: `train` and `val` are taken; name the split otherwise")
+    val_splits = {"val": val_data, **monitor}
+    _check_data(train_data, val_splits, block_size, cfg.seed)
     device = pick_device(cfg.device)
     main = rank == 0
     ddp = world_size > 1
@@ -394,7 +420,7 @@ def train(
         if device.type == "cuda":  # distributed() put this process on cuda:LOCAL_RANK
             device = torch.device("cuda", torch.cuda.current_device())
     fingerprint = _fingerprint(
-        model_cfg, cfg, train_data, val_data, device, init_weights, world_size
+        model_cfg, cfg, train_data, val_splits, device, init_weights, world_size
     )
 
     model = _build_model(model_cfg, init_weights, cfg.seed, device)
@@ -406,6 +432,7 @@ def train(
         device_type=device.type,
     )
     start, best_val, best_step = 0, math.inf, -1
+    stopped_at: int | None = None  # the step early stopping ended the run at
     # Every evaluation's metrics, kept in the training state: DVC deletes a stage's
     # outputs (the logged curves among them) before re-running it, so a resumed run
     # replays them to `log` and its curves are whole.
@@ -414,6 +441,7 @@ def train(
     if saved_fingerprint == fingerprint:
         saved = load_training_state(state_dir, model, optimizer)
         start, best_val, best_step = saved["step"], saved["best_val_loss"], saved["best_step"]
+        stopped_at = saved.get("stopped_at")
         history = list(saved.get("history", []))
         if main:
             logger.info("resuming from %s at step %d", state_dir, start)
@@ -458,6 +486,7 @@ def train(
                 "best_step": best_step,
                 "fingerprint": fingerprint,
                 "history": history,
+                "stopped_at": stopped_at,
             }
             save_checkpoint(
                 state_dir, model, model_cfg, optimizer=optimizer, train_state=train_state
@@ -471,10 +500,11 @@ def train(
 
     def evaluate(steps_done: int, lr: float, report: bool = True) -> tuple[float, float]:
         nonlocal best_val, best_step
-        train_loss, val_loss = _evaluate(
-            eval_runner, cfg, train_data, val_data, block_size, device, rank, world_size
+        losses = _evaluate(
+            eval_runner, cfg, train_data, val_splits, block_size, device, rank, world_size
         )
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+        train_loss, val_loss = losses["train_loss"], losses["val_loss"]
+        if not all(math.isfinite(v) for v in losses.values()):
             raise TrainingError(
                 f"evaluation loss is {val_loss} (val), {train_loss} (train) after step "
                 f"{steps_done - 1}: training stopped; the last good checkpoint is in {state_dir}"
@@ -485,8 +515,7 @@ def train(
                 save_checkpoint(best_dir, model, model_cfg)
         tokens_per_s, mfu = throughput()
         metrics = {
-            "train_loss": train_loss,
-            "val_loss": val_loss,
+            **losses,
             "lr": lr,
             "tokens_per_s": tokens_per_s,
             "mfu": math.nan if mfu is None else mfu,
@@ -507,9 +536,14 @@ def train(
         warmup_steps=cfg.warmup_steps,
         max_steps=cfg.max_steps,
     )
+    def patience_ran_out() -> bool:
+        # Evaluations since the best one; the history survives resuming, so this does too.
+        waited = sum(1 for entry in history if entry["step"] > best_step)
+        return 0 < cfg.patience <= waited
+
     lr = schedule(max(start - 1, 0))
     bar = tqdm(
-        range(start, cfg.max_steps),
+        range(start, cfg.max_steps if stopped_at is None else start),
         initial=start,
         total=cfg.max_steps,
         desc="train",
@@ -559,12 +593,20 @@ def train(
             # Evaluate before saving the state, so the state's best val loss includes it.
             if done % cfg.eval_every == 0 or done == cfg.max_steps:
                 losses = evaluate(done, lr)
-                if done == cfg.max_steps:
+                if patience_ran_out():
+                    stopped_at = done
+                    if main:
+                        logger.info("val loss did not improve for %d evaluations: "
+                                    "stopping early at step %d", cfg.patience, done)  # fmt: skip
+                if done == cfg.max_steps or stopped_at is not None:
                     final = losses
             if not ddp:
                 stopping = stop.signum  # read as late as possible
-            if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stopping:
+            finished = done == cfg.max_steps or stopped_at is not None
+            if done % cfg.checkpoint_every == 0 or finished or stopping:
                 save_state(done)
+            if stopped_at is not None:
+                break
             if stopping is not None:
                 distributed.barrier()  # rank 0's state is complete before any rank stops
                 name = signal.Signals(stopping).name
@@ -579,7 +621,7 @@ def train(
     if final is None:
         # Resumed from a finished run: nothing trained, but the final numbers are asked for
         # (already in the history replayed above, so not logged twice).
-        final = evaluate(cfg.max_steps, lr, report=False)
+        final = evaluate(stopped_at or cfg.max_steps, lr, report=False)
     if main and (trained or not (out / MODEL_FILE).exists()):
         # Published at the end from beside the state: DVC deletes `out` before re-running a
         # stage, so a resumed run must still hand over the best model of the whole run.
@@ -588,7 +630,8 @@ def train(
     train_loss, val_loss = final
     tokens_per_s, mfu = throughput()
     return TrainResult(
-        steps=cfg.max_steps,
+        steps=stopped_at or cfg.max_steps,
+        stopped_early=stopped_at is not None,
         train_loss=train_loss,
         val_loss=val_loss,
         best_val_loss=best_val,
