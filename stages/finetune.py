@@ -5,7 +5,7 @@ lr, patience for early stopping on domain val) twice: without replay and with a
 `finetune.replay` share of general batches. Each run's curves (train, domain val and
 general val loss) go to reports/finetune/<run>/; reports/finetune/metrics.json holds the
 domain and general val loss and bits per byte before -> after for both runs. The replay
-run's best model (or the only run's, when replay is 0) becomes models/finetune/.
+run's best model becomes models/finetune/.
 """
 
 import shutil
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nanoforge.atomic import write_json
 from nanoforge.config import load_params, merged_train
-from nanoforge.experiments.finetune import Corpora, change, finetune, replay_runs, scored
+from nanoforge.experiments.finetune import RUNS, Corpora, change, finetune, replay_runs, scored
 from nanoforge.stage import run_stage
 from nanoforge.tokenizers.base import FILE_NAME
 from nanoforge.tokenizers.load import load_tokenizer
@@ -43,7 +43,7 @@ def main() -> None:
         after = scored(WORK / name / "model", train_cfg.device, corpora, tokenizer)
         metrics[name] = {"replay": replay, "after": after, "change": change(before, after),
                          "train": vars(result)}  # fmt: skip
-    published = list(runs)[-1]
+    published = RUNS[-1]
     save_checkpoint(OUT, load_model(WORK / published / "model"), load_model(PRETRAINED).config)
     shutil.copy(PRETRAINED / FILE_NAME, OUT / FILE_NAME)
     write_json(OUT / TRAIN_SUMMARY, {"run": published, **metrics[published]["train"]})

@@ -358,3 +358,15 @@ def test_missing_files_are_named(ckpt: Path, missing: str) -> None:
 def test_missing_folder_is_a_data_error(tmp_path: Path) -> None:
     message = error_line(DataError, load_model, tmp_path / "nowhere")
     assert message.startswith(f"{tmp_path / 'nowhere'}: no checkpoint folder")
+
+
+def test_saved_files_and_folders_get_ordinary_permissions_not_temporary_ones(
+    tmp_path: Path,
+) -> None:
+    old_mask = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "ckpt", make(), TINY)
+    finally:
+        os.umask(old_mask)
+    assert (tmp_path / "ckpt").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "ckpt/config.json").stat().st_mode & 0o777 == 0o644

@@ -189,5 +189,6 @@ def test_scaling_needs_three_sizes(tmp_path: Path) -> None:
 
 def test_replay_share_must_leave_room_for_the_domain(tmp_path: Path) -> None:
     assert error_of(tmp_path, "finetune: {replay: 1.0}").endswith(
-        "finetune.replay must be >= 0 and < 1 (got 1.0)"
+        "finetune.replay must be > 0 and < 1 (got 1.0); a run without replay is always "
+        "trained beside it"
     )

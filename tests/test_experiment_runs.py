@@ -40,4 +40,3 @@ def test_a_bad_model_override_names_where_it_came_from() -> None:
 
 def test_finetuning_always_trains_a_no_replay_run_beside_the_replay_one() -> None:
     assert replay_runs(0.2) == {"no_replay": 0.0, "replay": 0.2}
-    assert replay_runs(0.0) == {"no_replay": 0.0}

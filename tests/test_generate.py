@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from nanoforge.errors import ConfigError
+from nanoforge.infer import generate
 from nanoforge.infer.generate import GenerateConfig, Generator
 from nanoforge.infer.sampling import Sampling
 from nanoforge.model.gpt import GPT, GPTConfig
@@ -262,6 +263,27 @@ def test_stop_on_loop_ends_a_greedy_run_that_repeats(tokenizer: BpeTokenizer) ->
     assert looping.stop_reason == "loop"
     assert len(looping.ids) < 50
     assert set(looping.ids) == {ord("a")}
+
+
+class LoopAtOnce:
+    """A loop detector that reports a loop from the first token on."""
+
+    def push(self, token_id: int) -> bool:
+        return True
+
+
+def test_a_loop_stop_never_cuts_a_character_in_half(
+    tokenizer: BpeTokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(generate, "LoopDetector", LoopAtOnce)
+    # Greedy's first token is the lead byte 0xC3: the loop is seen with a character open,
+    # and the run must go on to finish it (the blocker allows only continuation bytes).
+    gen = Generator(always_predicting(tokenizer.vocab_size, 0xC3), tokenizer)
+    result = gen.generate(tokenizer.encode("The"), config("greedy", max_new_tokens=50,
+                                                         stop_on_loop=True))  # fmt: skip
+    assert result.stop_reason == "loop"
+    assert result.ids[0] == 0xC3 and len(result.ids) == 2
+    assert strictly_valid(tokenizer, result.ids)
 
 
 def test_entropies_are_recorded_per_token_and_grow_with_temperature(

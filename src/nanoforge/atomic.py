@@ -17,6 +17,17 @@ from pathlib import Path
 from typing import Any
 
 
+def default_mode(directory: bool = False) -> int:
+    """The permissions `open`/`mkdir` would give under the current umask.
+
+    Temporary files and folders are created private (0600/0700); outputs are not secrets,
+    so they get the ordinary permissions before they take their final name.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
 @contextmanager
 def atomic_path(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `dest`; on success it replaces `dest` atomically."""
@@ -27,6 +38,7 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        tmp.chmod(default_mode())
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

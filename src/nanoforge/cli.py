@@ -14,6 +14,7 @@ cannot encode) print one `error:` line and exit 1; argparse's usage errors exit 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -106,6 +107,10 @@ def sampling_from(args: argparse.Namespace) -> Sampling:
 def read_prompt(prompt: str) -> str:
     """The prompt text; `-` reads it from stdin, verbatim (a trailing newline is kept)."""
     if prompt != "-":
+        try:
+            prompt.encode("utf-8")  # bytes that were not UTF-8 arrive as lone surrogates
+        except UnicodeEncodeError:
+            raise DataError("the prompt is not valid UTF-8; pass UTF-8 text") from None
         return prompt
     try:
         return sys.stdin.buffer.read().decode("utf-8")
@@ -173,8 +178,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - start
     write("\n")
     print(
-        f"generated {count} tokens in {seconds:.2f} s ({count / max(seconds, 1e-9):.1f} "
-        f"tokens/s), stop reason: {reason} [{sampling.describe()}, seed {args.seed}]",
+        f"generated {count} token{'s' if count != 1 else ''} in {seconds:.2f} s "
+        f"({count / max(seconds, 1e-9):.1f} tokens/s), stop reason: {reason} "
+        f"[{sampling.describe()}, seed {args.seed}]",
         file=sys.stderr,
     )
 
@@ -308,6 +314,10 @@ def quiet_broken_pipe() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the `nanoforge` command with `argv` (default: the process's arguments)."""
     args = build_parser().parse_args(argv)
+    # Generated text is UTF-8 by construction; a terminal set to another encoding shows
+    # mojibake for what it cannot display rather than stopping with a traceback.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8")
     setup_logging(os.environ.get("NANOFORGE_LOG", "WARNING"))
     run: Callable[[argparse.Namespace], None] = args.run
     try:

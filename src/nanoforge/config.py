@@ -522,16 +522,17 @@ class FinetuneConfig:
     SECTION: ClassVar[str] = "finetune"
 
     replay: float = 0.2
-    """Share of batches drawn from the general corpus (against forgetting); a run with
-    replay 0 is always trained beside it for comparison."""
+    """Share of batches drawn from the general corpus (against forgetting); a run without
+    replay is always trained beside it for comparison."""
     train: dict[str, object] = field(default_factory=dict)
     """Overrides of the train section for finetuning (a lower lr, patience for early
     stopping on domain val, fewer steps)."""
 
     def __post_init__(self) -> None:
         _require(
-            0 <= self.replay < 1,
-            f"{self.SECTION}.replay must be >= 0 and < 1 (got {self.replay})",
+            0 < self.replay < 1,
+            f"{self.SECTION}.replay must be > 0 and < 1 (got {self.replay}); a run without "
+            "replay is always trained beside it",
         )
 
 
@@ -596,6 +597,29 @@ class EvaluateConfig:
         )
 
 
+# ---------------------------------------------------------------------- visualize
+
+
+@dataclass(frozen=True)
+class VisualizeConfig:
+    """The visualize stage: figures of the trained models, and the report."""
+
+    SECTION: ClassVar[str] = "visualize"
+
+    models: tuple[str, ...] = ("pretrain", "finetune")
+    """Model folders under models/, side by side in the embedding figure."""
+    label_tokens: int = 30
+    """The most frequent tokens named in the embedding PCA."""
+    prompt: str = "def forward(self, x):\n    return"
+    """The text whose attention maps are drawn (keep it short: one column per token)."""
+
+    def __post_init__(self) -> None:
+        s = self.SECTION
+        _require(bool(self.models), f"{s}.models must name at least one model")
+        _require(self.label_tokens > 0, f"{s}.label_tokens must be positive")
+        _require(bool(self.prompt), f"{s}.prompt must not be empty")
+
+
 # ------------------------------------------------------------------------- params
 
 DEFAULT_SIZES: dict[str, dict[str, object]] = {
@@ -632,6 +656,8 @@ class Params:
     """The finetune stage."""
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     """The evaluate stage."""
+    visualize: VisualizeConfig = field(default_factory=VisualizeConfig)
+    """The visualize stage."""
 
     def __post_init__(self) -> None:
         # Every merged train section is checked here, once, before any stage works.

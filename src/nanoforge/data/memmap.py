@@ -114,6 +114,10 @@ class TokenSplit:
         """What makes this split itself (a saved training state resumes only the same one)."""
         return {"tokens": self.tokens}
 
+    def counts(self) -> np.ndarray:
+        """(vocab_size,) how often each token id occurs in the split."""
+        return np.bincount(self._open(), minlength=self.meta.vocab_size)
+
     def _open(self) -> np.memmap:
         return np.memmap(self.path, dtype=self.dtype, mode="r")
 

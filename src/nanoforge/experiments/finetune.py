@@ -44,9 +44,13 @@ class Corpora:
                    split("general", "train"), split("general", "val"))  # fmt: skip
 
 
+RUNS = ("no_replay", "replay")
+"""The two runs, in training order; the last is published as models/finetune."""
+
+
 def replay_runs(replay: float) -> dict[str, float]:
-    """The runs to train, name -> replay share: always one without replay, for comparison."""
-    return {"no_replay": 0.0, **({"replay": replay} if replay > 0 else {})}
+    """The runs to train, name -> replay share: one without replay, for comparison."""
+    return dict(zip(RUNS, (0.0, replay), strict=True))
 
 
 def score(model: GPT, corpora: Corpora, tokenizer: Tokenizer) -> dict[str, dict[str, float]]:

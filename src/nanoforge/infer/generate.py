@@ -138,6 +138,7 @@ class Generator:
         loops = LoopDetector() if config.stop_on_loop else None
         cache = KVCache(self.model.config, 1, self.device, self._dtype)
         history = list(prompt_ids)
+        looping = False
         logits = self._forward(cache, history[-block:])  # prefill
         for step in range(config.max_new_tokens):
             if step > 0 and cache.length == block:  # full: slide the window
@@ -156,7 +157,10 @@ class Generator:
             decoder.feed(self.tokenizer.token_bytes(token_id))
             history.append(token_id)
             yield token_id, float(entropy(probs)[0])
-            if loops is not None and loops.push(token_id):
+            looping = looping or (loops is not None and loops.push(token_id))
+            # A loop ends the run on a character boundary (within MAX_NEED more tokens
+            # with the blocker on), so the text stays valid UTF-8.
+            if looping and (decoder.pending == 0 or not config.block_ghost_bytes):
                 return "loop"
         return "max_new_tokens"
 

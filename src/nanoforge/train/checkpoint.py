@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nanoforge.atomic import write_json
+from nanoforge.atomic import default_mode, write_json
 from nanoforge.config import build
 from nanoforge.errors import ConfigError, DataError, NanoforgeError
 from nanoforge.model.gpt import GPT, GPTConfig
@@ -161,6 +161,7 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    tmp.chmod(default_mode(directory=True))
     aside = _aside(folder)
     if folder.exists():
         folder.rename(aside)

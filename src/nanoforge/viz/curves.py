@@ -69,25 +69,35 @@ def read_curve(folder: str | Path, name: str) -> tuple[np.ndarray, np.ndarray]:
 # -------------------------------------------------------------- training curves
 
 
-def _draw_run(ax: Axes, label: str, folder: str | Path) -> None:
-    for name, style in (("train_loss", "-"), ("val_loss", "o--")):
+TRAIN_VAL = {"train_loss": "train", "val_loss": "val"}
+STYLES = ("-", "o--", "s:", "^-.")
+
+
+def _draw_run(ax: Axes, label: str, folder: str | Path, curves: Mapping[str, str]) -> None:
+    for (name, legend), style in zip(curves.items(), STYLES, strict=False):
         steps, values = read_curve(folder, name)
-        ax.plot(steps, values, style, label=name.removesuffix("_loss"), markersize=4)
+        ax.plot(steps, values, style, label=legend, markersize=4)
     ax.set_title(label)
     ax.set_xlabel("step")
     ax.grid(True, color="0.9", linewidth=0.6)
     ax.legend()
 
 
-def plot_training_curves(runs: Mapping[str, str | Path], path: str | Path, title: str) -> Path:
-    """Train and val loss against step, one panel per run (label -> dvclive metrics
-    folder), on one shared loss scale. Writes the PNG at `path` and returns it."""
+def plot_training_curves(
+    runs: Mapping[str, str | Path],
+    path: str | Path,
+    title: str,
+    curves: Mapping[str, str] = TRAIN_VAL,
+) -> Path:
+    """Loss curves against step (`curves`: metric name -> legend, up to 4; default train
+    and val loss), one panel per run (label -> dvclive metrics folder), on one shared
+    loss scale. Writes the PNG at `path` and returns it."""
     if not runs:
         raise ValueError("plot_training_curves needs at least one run")
     fig = new_figure(5.0 * len(runs), 4.0)
     axes = fig.subplots(1, len(runs), squeeze=False, sharey=True)[0]
     for ax, (label, folder) in zip(axes, runs.items(), strict=True):
-        _draw_run(ax, label, folder)
+        _draw_run(ax, label, folder, curves)
     axes[0].set_ylabel(LOSS_LABEL)
     fig.suptitle(title)
     return save_png(fig, path)
