@@ -38,6 +38,8 @@ plots-offline: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/tokenizer.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/generate.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -205,3 +205,12 @@ def test_alpha_at_the_search_bound_and_many_failed_resamples_are_warned_about() 
     warnings = fit_warnings(fit_power_law(n, loss), bootstrap_alpha(n, loss, n_boot=500))
     assert any("edge of the search range" in w for w in warnings)
     assert any("bootstrap resamples could not be fitted" in w for w in warnings)
+
+
+def test_a_law_without_a_visible_floor_warns_that_e_is_not_measured() -> None:
+    n = np.geomspace(1e3, 1e6, 6)
+    loss = 8.0 * n**-0.05  # a pure power law: the best E is its bound, 0
+    fit = fit_power_law(n, loss)
+    assert abs(fit.E) < 1e-9 and fit.alpha == pytest.approx(0.05, rel=1e-3)
+    warnings = fit_warnings(fit, bootstrap_alpha(n, loss, n_boot=200))
+    assert any(w.startswith("E = 0: the losses show no floor") for w in warnings)

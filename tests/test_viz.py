@@ -31,6 +31,7 @@ from nanoforge.viz.embeddings import (
     token_label,
     token_labels,
 )
+from nanoforge.viz.model_figures import attention_figure, embeddings_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHARS = "\t\n abcdefghijklmnopqrstuvwxyz.,"
@@ -279,3 +280,25 @@ def test_plot_power_law_writes_a_png(tmp_path: Path) -> None:
         "L(N) = 2 + 40·N^-0.35",
     )
     assert_png(path)
+
+
+# ---------------------------------------------------------------- model figures
+
+
+def test_embeddings_figure_puts_models_side_by_side_with_frequent_tokens_named(
+    model: GPT, tokenizer: CharTokenizer, tmp_path: Path
+) -> None:
+    torch.manual_seed(1)
+    other = GPT(model.config)
+    counts = np.arange(tokenizer.vocab_size)  # the highest ids are the most frequent
+    path = embeddings_figure({"a": model, "b": other}, tokenizer, counts, 5, tmp_path / "e.png")
+    assert_png(path)
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert width > 1.5 * height  # two panels side by side
+
+
+def test_attention_figure_keeps_the_last_block_of_a_long_prompt(
+    model: GPT, tokenizer: CharTokenizer, tmp_path: Path
+) -> None:
+    prompt = "abc " * model.config.block_size  # longer than the context
+    assert_png(attention_figure(model, tokenizer, prompt, tmp_path / "a.png", "tiny"))

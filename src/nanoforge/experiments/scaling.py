@@ -169,7 +169,9 @@ def fit_warnings(fit: PowerLawFit, ci: BootstrapCI) -> list[str]:
     - α at a search bound: the sizes do not pin α down (too narrow a range, or a cliff);
     - the α interval is wider than α itself (not even its size is known) or wider than
       MAX_CI_WIDTH (0.5) in absolute terms (wider than the spread of published exponents);
-    - more than MAX_FAILED_SHARE (10%) of resamples failed: the interval rests on few sizes.
+    - more than MAX_FAILED_SHARE (10%) of resamples failed: the interval rests on few sizes;
+    - E = 0 (its bound): no floor shows within these sizes, so E is not measured and α is
+      that of a pure power law (usually smaller than with a floor).
     """
     warnings: list[str] = []
     if fit.r2 < MIN_R2:
@@ -188,6 +190,11 @@ def fit_warnings(fit: PowerLawFit, ci: BootstrapCI) -> list[str]:
         warnings.append(
             f"{ci.failed_share:.0%} of bootstrap resamples could not be fitted: "
             "the interval rests on too few distinct sizes"
+        )
+    if fit.E < 1e-6:  # clamped at, or indistinguishable from, its bound
+        warnings.append(
+            "E = 0: the losses show no floor within these sizes, so the irreducible loss "
+            "is not measured and α is that of a pure power law"
         )
     return warnings
 
