@@ -16,7 +16,7 @@ from arxiv_server import arxiv_routes
 from conftest import ROOT
 from genius_server import genius_routes
 from loopback import LoopbackServer
-from repo_copy import copy_repo, run, set_params
+from repo_copy import commit, copy_repo, run, set_params
 from ruamel.yaml import YAML
 
 STAGES = (
@@ -31,6 +31,7 @@ STAGES = (
     "scale",
     "finetune",
     "evaluate",
+    "visualize",
 )
 SMALL = {"data.builtin.general_max_chars": 150_000, "data.builtin.domain_max_chars": 150_000}
 TINY_TRAINING = {
@@ -174,11 +175,21 @@ TINY_EXPERIMENTS = {
 }
 
 
-def test_experiment_stages_run_and_a_changed_variant_reruns_alone(tmp_path: Path) -> None:
-    repo = copy_repo(tmp_path / "repo")
-    set_params(repo, {**SMALL, **TINY_TRAINING, **TINY_EXPERIMENTS})
-    run(repo, "dvc", "repro", "ablate", "scale", "finetune")
+TINY_EVALUATION = {
+    "evaluate.n_prompts": 4,
+    "evaluate.prompt_tokens": 8,
+    "evaluate.max_new_tokens": 24,
+    "evaluate.long_tokens": 300,
+    "evaluate.hot_temperatures": [2.0],
+    "evaluate.prompts": ["The"],
+}
 
+
+def stages_run(result: subprocess.CompletedProcess[str]) -> set[str]:
+    return {line.split("'")[1] for line in result.stdout.splitlines() if "Running stage" in line}
+
+
+def check_experiments(repo: Path) -> None:
     summary = json.loads((repo / "reports/ablate/summary.json").read_text())
     assert [v["variant"] for v in summary["variants"]] == ["baseline", "heads_1", "relu"]
     assert all(v["seeds"] == [1, 2] for v in summary["variants"])
@@ -199,32 +210,11 @@ def test_experiment_stages_run_and_a_changed_variant_reruns_alone(tmp_path: Path
         assert finetune[name]["after"]["domain"]["loss"] < finetune["before"]["domain"]["loss"]
         assert finetune[name]["change"]["domain"]["loss"] < 0
     assert finetune["published"] == "replay"
-    assert (repo / "models/finetune/model.pt").is_file()
     curve = (repo / "reports/finetune/replay/plots/metrics/general_val_loss.tsv").read_text()
     assert len(curve.splitlines()) == 1 + 4  # header + evaluations at 5, 10, 15, 20
-    for png in ("reports/ablate/val_loss.png", "reports/scale/power_law.png"):
-        assert (repo / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    set_params(repo, {"ablate.variants.relu": {"model": {"activation": "relu", "dropout": 0.1}}})
-    rerun = run(repo, "dvc", "repro", "ablate", "scale", "finetune")
-    ran = {line.split("'")[1] for line in rerun.stdout.splitlines() if "Running stage" in line}
-    assert ran == {"ablate_variant@relu", "ablate"}
 
 
-TINY_EVALUATION = {
-    "evaluate.n_prompts": 4,
-    "evaluate.prompt_tokens": 8,
-    "evaluate.max_new_tokens": 24,
-    "evaluate.long_tokens": 300,
-    "evaluate.hot_temperatures": [2.0],
-    "evaluate.prompts": ["The"],
-}
-
-
-def test_evaluate_scores_both_models_and_writes_samples(tmp_path: Path) -> None:
-    repo = copy_repo(tmp_path / "repo")
-    set_params(repo, {**SMALL, **TINY_TRAINING, **TINY_EXPERIMENTS, **TINY_EVALUATION})
-    run(repo, "dvc", "repro", "evaluate")
+def check_evaluation(repo: Path) -> None:
     both = json.loads((repo / "reports/evaluate/metrics.json").read_text())
     assert set(both) == {"pretrain", "finetune"}
     assert both["finetune"]["domain"]["loss"] < both["pretrain"]["domain"]["loss"]
@@ -239,6 +229,51 @@ def test_evaluate_scores_both_models_and_writes_samples(tmp_path: Path) -> None:
     assert hot["passed"] and hot["figures"]["temperatures"][0]["temperature"] == 2.0
     samples = (repo / "reports/evaluate/samples.md").read_text()
     assert "### Prompt: 'The'" in samples and "**top_p: top_p (p=0.9, T=1)**" in samples
+
+
+FIGURES = ("embeddings_pca", "attention_pretrain", "attention_finetune", "training_curves",
+           "finetune_curves")  # fmt: skip
+
+
+def check_figures_and_report(repo: Path) -> None:
+    pngs = [repo / f"reports/figures/{name}.png" for name in FIGURES]
+    pngs += [repo / "reports/ablate/val_loss.png", repo / "reports/scale/power_law.png"]
+    assert all(png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
+    report = (repo / "reports/index.md").read_text()
+    for section in ("Data", "Pretraining", "Ablations", "Scaling", "Finetuning", "Evaluation"):
+        assert f"\n## {section}\n" in report
+    assert "not run yet" not in report
+    page = (repo / "reports/index.html").read_text()
+    assert page.count("data:image/png;base64,") >= len(pngs)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+
+
+def test_the_whole_dag_runs_then_reruns_only_what_a_change_touches(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    set_params(repo, {**SMALL, **TINY_TRAINING, **TINY_EXPERIMENTS, **TINY_EVALUATION})
+    first = run(repo, "dvc", "repro")
+    variants = {f"ablate_variant@{name}" for name in TINY_EXPERIMENTS["ablate.variants"]}
+    assert stages_run(first) == set(STAGES) - {"ablate_variant"} | variants
+    assert (repo / "models/finetune/model.pt").is_file()
+    check_experiments(repo)
+    check_evaluation(repo)
+    check_figures_and_report(repo)
+
+    again = run(repo, "dvc", "repro")
+    assert "Running stage" not in again.stdout
+    set_params(repo, {"ablate.variants.relu": {"model": {"activation": "relu", "dropout": 0.1}}})
+    assert stages_run(run(repo, "dvc", "repro")) == {"ablate_variant@relu", "ablate", "visualize"}
+
+    # The other way to ablate: a DVC experiment on the main model re-runs what reads it.
+    run(repo, "git", "add", "-A")
+    commit(repo, "tiny run")
+    exp = run(repo, "dvc", "exp", "run", "-n", "heads8", "-S", "model.n_head=8")
+    assert {"pretrain", "finetune", "evaluate", "visualize"} <= stages_run(exp)
+    assert not {"clean_csv", "train_bpe", "encode_memmap"} & stages_run(exp)
+    assert "heads8" in run(repo, "dvc", "exp", "show", "--csv").stdout
+    page = run(repo, sys.executable, "tools/plots_offline.py", "HEAD", "heads8").stdout.strip()
+    html = (repo / page).read_text()
+    assert html.count("<svg") >= 4 and "heads8" in html and "<script" not in html
 
 
 def test_bad_model_params_fail_before_training(tmp_path: Path) -> None:

@@ -367,6 +367,7 @@ def test_a_resumed_run_publishes_the_best_model_even_if_out_was_deleted(
     again = train(*args, tmp_path / "out", state_dir=tmp_path / "state",
                   log=lambda step, m: again_log.append((step, m)))  # fmt: skip
     assert again.best_val_loss == first.best_val_loss
+    assert again.tokens_per_s > 0  # the speed measured by the run that trained
     # The logged curves went with the outputs too: the saved history is replayed whole.
     assert [s for s, _ in again_log] == [s for s, _ in first_log] == [5, 10, 15, 20]
     assert [m["val_loss"] for _, m in again_log] == [m["val_loss"] for _, m in first_log]

@@ -629,6 +629,9 @@ def train(
     distributed.barrier()  # every rank returns once rank 0's files are complete
     train_loss, val_loss = final
     tokens_per_s, mfu = throughput()
+    if tokens_done == 0 and history:  # resumed a finished run: its last measured speed
+        tokens_per_s, last_mfu = history[-1]["tokens_per_s"], history[-1]["mfu"]
+        mfu = None if math.isnan(last_mfu) else last_mfu
     return TrainResult(
         steps=stopped_at or cfg.max_steps,
         stopped_early=stopped_at is not None,
