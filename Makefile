@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # Stages run `python`: put the venv first on PATH so that is the project's Python.
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
-	@echo "Outputs: data/ and reports/ (metrics: $(BIN)/dvc metrics show)"
+	@echo "Report: reports/index.md (self-contained: reports/index.html); metrics: $(BIN)/dvc metrics show"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
