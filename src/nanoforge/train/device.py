@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
 
 import torch
 
 from nanoforge.errors import ConfigError
+
+TRIALS = 5
+"""Timed trials of the peak measurement; the fastest counts."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -39,12 +43,16 @@ def _peak_flops(device_type: str, index: int | None) -> float:
 
     a @ b  # warm-up: kernel selection, thread pool start
     sync()
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync()
-    elapsed = time.perf_counter() - start
-    return 2 * n**3 * reps / elapsed if elapsed > 0 else 0.0
+    best = math.inf
+    # The fastest of several trials: a peak is what the device reaches, and one trial can
+    # be slowed by a clock ramping up or another process (MFU above 100 % otherwise).
+    for _ in range(TRIALS):
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 * reps / best if best > 0 else 0.0
 
 
 def measure_peak_flops(device: torch.device) -> float:
@@ -53,6 +61,7 @@ def measure_peak_flops(device: torch.device) -> float:
     Times a few square matmuls (1024x1024 fp32 on CPU, 4096x4096 bf16 on CUDA), the
     precision training runs in, and counts 2·n³ FLOPs each. It is what this machine really
     does, not a datasheet figure, so MFU reads as "fraction of what matmuls reach here".
-    Measured once per process and device (cached): about 0.1-0.5 s.
+    The fastest of TRIALS trials counts. Measured once per process and device (cached):
+    about 0.5-2 s.
     """
     return _peak_flops(device.type, device.index)
