@@ -44,7 +44,8 @@ def main() -> None:
         metrics[name] = {"replay": replay, "after": after, "change": change(before, after),
                          "train": vars(result)}  # fmt: skip
     published = RUNS[-1]
-    save_checkpoint(OUT, load_model(WORK / published / "model"), load_model(PRETRAINED).config)
+    model = load_model(WORK / published / "model")
+    save_checkpoint(OUT, model, model.config)
     shutil.copy(PRETRAINED / FILE_NAME, OUT / FILE_NAME)
     write_json(OUT / TRAIN_SUMMARY, {"run": published, **metrics[published]["train"]})
     write_json(REPORTS / "metrics.json", {"published": published, **metrics})

@@ -28,7 +28,7 @@ from nanoforge.errors import DataError
 DEFAULT_METRICS = ("val_loss", "bits_per_byte")
 MIN_SEEDS = 2  # one seed has no spread to compare a difference with
 SPREAD_RULE = "|Δ| > 2·sqrt(sd²/n + sd_baseline²/n_baseline); a rule of thumb, not a formal test"
-_LABELS = {"val_loss": "val loss", "bits_per_byte": "bits/byte"}
+METRIC_LABELS = {"val_loss": "val loss", "bits_per_byte": "bits/byte"}
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def to_markdown(
     header = ["variant", "seeds"]
     align = ["---", "---:"]
     for m in metrics:
-        header += [f"{_LABELS.get(m, m.replace('_', ' '))} (mean ± sd)", "Δ vs baseline"]
+        header += [f"{METRIC_LABELS.get(m, m.replace('_', ' '))} (mean ± sd)", "Δ vs baseline"]
         header += ["beyond seed spread?"]
         align += ["---:", "---:", ":---:"]
     lines = [_row(header), _row(align)]

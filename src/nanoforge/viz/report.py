@@ -24,6 +24,8 @@ from typing import Any
 
 from nanoforge.atomic import write_text
 from nanoforge.config import Params
+from nanoforge.experiments.ablation import METRIC_LABELS
+from nanoforge.experiments.finetune import RUNS
 from nanoforge.viz.document import (
     Block,
     BulletList,
@@ -52,11 +54,9 @@ KAPLAN_ALPHA_N = 0.076
 HOLTZMAN = {"greedy": "73.66%", "nucleus (p = 0.95)": "0.36%", "human": "0.28%"}
 """Holtzman et al. (2019), GPT-2 Large: share of generations that fall into repetition."""
 HUMAN_ROW = "human (val text)"
-"""The decoding table's row of real text (`nanoforge.evaluate.strategies.HUMAN`)."""
-FINETUNE_RUNS = ("no_replay", "replay")
-"""Report order of the finetune runs (`nanoforge.experiments.finetune.RUNS`)."""
+"""The decoding table's row of real text, as `nanoforge.evaluate.strategies.HUMAN` names
+it (not imported: that module would make the report depend on the generation stack)."""
 SAMPLES_MAX_CHARS = 200_000
-METRIC_LABELS = {"val_loss": "val loss", "bits_per_byte": "bits/byte"}
 """Samples included in the HTML beyond this are cut (the Markdown links the whole file)."""
 
 
@@ -549,7 +549,7 @@ def finetune_table(before: Mapping[str, Any], run: Mapping[str, Any]) -> Table:
 def _finetune_runs(m: Mapping[str, Any]) -> list[str]:
     """The run names in the file (entries with an `after`), in report order."""
     names = [k for k, v in m.items() if isinstance(v, Mapping) and "after" in v]
-    return sorted(names, key=lambda n: (FINETUNE_RUNS.index(n) if n in FINETUNE_RUNS else 99, n))
+    return sorted(names, key=lambda n: (RUNS.index(n) if n in RUNS else 99, n))
 
 
 def _forgetting(m: Mapping[str, Any], runs: Sequence[str]) -> Paragraph:
