@@ -35,8 +35,7 @@ def main() -> None:
     layers = [("ablate.base", cfg.base), (f"ablate.variants.{name}", cfg.variants[name])]
     specs = run_specs(params, layers, name, cfg.seeds, tokenizer.vocab_size)
     runs = [
-        train_and_score(spec, TOKENS, tokenizer, WORK / name / f"seed{spec.seed}")
-        for spec in specs
+        train_and_score(spec, TOKENS, tokenizer, WORK / name / f"seed{spec.seed}") for spec in specs
     ]
     overrides = asdict(cfg.variants[name])
     write_json(OUT / f"{name}.json", {"variant": name, "overrides": overrides, "runs": runs})

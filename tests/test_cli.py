@@ -336,9 +336,7 @@ def test_a_command_line_prompt_that_is_not_utf8_is_one_error_line(
 ) -> None:
     outcome = ran[NOT_UTF8]
     assert (outcome.code, outcome.stdout) == (1, b"")
-    assert outcome.stderr.splitlines() == [
-        "error: the prompt is not valid UTF-8; pass UTF-8 text"
-    ]
+    assert outcome.stderr.splitlines() == ["error: the prompt is not valid UTF-8; pass UTF-8 text"]
 
 
 def test_a_knob_the_strategy_does_not_use_is_refused_with_one_line(

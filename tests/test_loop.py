@@ -287,6 +287,39 @@ def test_a_state_of_different_params_is_not_resumed(
     assert train(wider, tiny_train(max_steps=4), *splits(corpus), out, state_dir=state).steps == 4
 
 
+def test_a_state_left_by_other_code_is_not_resumed(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # DVC re-runs a stage whose code changed; a finished state of the old code must not
+    # stand in for the new code's result.
+    state, out = tmp_path / "state", tmp_path / "out"
+    train(tiny_model(), tiny_train(max_steps=4), *splits(corpus), out, state_dir=state)
+    monkeypatch.setattr(loop, "code_version", lambda: "changed-code")
+    steps: list[int] = []
+    with caplog.at_level(logging.WARNING):
+        result = train(tiny_model(), tiny_train(max_steps=4), *splits(corpus), out,
+                       state_dir=state, log=lambda step, _: steps.append(step))  # fmt: skip
+    assert "holds no state of this run" in caplog.text
+    assert steps == [4] and result.tokens_per_s > 0  # trained again, not replayed
+
+
+def test_the_source_hash_changes_with_any_python_file_and_only_with_them(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "gpt.py").write_text("x = 1\n")
+    (tmp_path / "loop.py").write_text("y = 2\n")
+    before = loop.source_hash(tmp_path)
+    (tmp_path / "notes.txt").write_text("not code")
+    assert loop.source_hash(tmp_path) == before
+    (tmp_path / "model" / "gpt.py").write_text("x = 2\n")
+    assert loop.source_hash(tmp_path) != before
+    (tmp_path / "model" / "gpt.py").write_text("x = 1\n")
+    assert loop.source_hash(tmp_path) == before  # the content counts, not the edit
+    (tmp_path / "model" / "gpt.py").rename(tmp_path / "gpt.py")
+    assert loop.source_hash(tmp_path) != before  # so does where a file sits
+
+
 # -------------------------------------------------------------------- failures
 
 

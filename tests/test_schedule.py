@@ -127,4 +127,22 @@ def test_make_optimizer_builds_adamw_over_the_two_groups() -> None:
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
     assert optimizer.param_groups[0]["betas"] == (0.9, 0.95)
     assert optimizer.param_groups[0]["lr"] == 1e-3
-    assert not optimizer.param_groups[0]["fused"]
+    assert optimizer.param_groups[0]["fused"]  # the fused kernel runs on CPU too
+
+
+def test_the_first_step_is_adamws_update_decayed_only_on_matrices() -> None:
+    torch.manual_seed(0)
+    model = GPT(TINY)
+    lr, wd, eps = 1e-2, 0.1, 1e-8
+    optimizer = make_optimizer(model, lr=lr, weight_decay=wd, betas=(0.9, 0.99), device_type="cpu")
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    grads = {name: torch.randn_like(p) for name, p in model.named_parameters()}
+    for name, p in model.named_parameters():
+        p.grad = grads[name].clone()
+    optimizer.step()
+    for name, p in model.named_parameters():
+        g = grads[name]
+        # Step 1 after bias correction: m̂ = g, v̂ = g², so Adam moves by g / (|g| + eps).
+        decay = wd if p.dim() >= 2 else 0.0
+        expected = before[name] * (1 - lr * decay) - lr * g / (g.abs() + eps)
+        torch.testing.assert_close(p.detach(), expected, rtol=1e-5, atol=1e-6, msg=name)

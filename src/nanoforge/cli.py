@@ -270,9 +270,7 @@ def add_generate(commands: argparse._SubParsersAction) -> None:
         action="store_false",
         help="allow tokens that leave invalid UTF-8 (shown as U+FFFD)",
     )
-    p.add_argument(
-        "--stop-on-loop", action="store_true", help="stop once the text repeats itself"
-    )
+    p.add_argument("--stop-on-loop", action="store_true", help="stop once the text repeats itself")
     p.add_argument(
         "--no-stop-at-eot",
         dest="stop_at_eot",

@@ -37,6 +37,7 @@ class Corpora:
     @classmethod
     def open(cls, tokens: Path, tokenizer_hash: str) -> Corpora:
         """The splits under `tokens`/domain and `tokens`/general."""
+
         def split(corpus: str, name: str) -> TokenSplit:
             return TokenSplit(tokens / corpus, name, tokenizer_hash)
 

@@ -23,10 +23,11 @@ and published to `out` (model.pt + config.json) when training ends. Splits passe
 early once val loss has not improved for that many evaluations in a row.
 
 The training state (weights, optimizer, RNG, step, best val loss and a fingerprint of
-everything that shapes the run) is saved to `state_dir` every `checkpoint_every` steps,
-at the end, and when SIGTERM or SIGINT arrives (at the next step boundary, then
-`TrainingInterrupted` is raised). With `resume: auto`, a state whose fingerprint matches
-is continued; any other state is ignored with a warning.
+everything that shapes the run: params, data, the library's code, torch's version) is
+saved to `state_dir` every `checkpoint_every` steps, at the end, and when SIGTERM or
+SIGINT arrives (at the next step boundary, then `TrainingInterrupted` is raised). With
+`resume: auto`, a state whose fingerprint matches is continued; any other state is
+ignored with a warning.
 
 Throughput: tokens/s counts only time spent in training steps (not evaluation or
 checkpoints). MFU is `flops_per_token * tokens/s / peak`, where the peak FLOP/s is
@@ -302,7 +303,9 @@ def _fingerprint(
     """A hash of everything that shapes the run: a state only resumes an identical run.
 
     Left out: `resume` and `checkpoint_every`, which change where states are saved but not
-    a single number. `device` enters as the device actually used.
+    a single number. `device` enters as the device actually used. The code enters too:
+    DVC re-runs a stage when the library changes, and resuming a state trained by the old
+    code would hand back the old results under the new code's name.
     """
     train_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "checkpoint_every")}
     train_cfg["device"] = device.type
@@ -319,8 +322,28 @@ def _fingerprint(
         },
         "init_weights": init,
         "world_size": world_size,
+        "code": code_version(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def source_hash(folder: Path) -> str:
+    """A hash of the names and contents of every Python file under `folder`."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def code_version() -> str:
+    """The nanoforge package's `source_hash` and torch's version.
+
+    The whole package rather than the modules training imports: simple to reason about,
+    and a change to an unrelated module only costs a resume, never a wrong result.
+    """
+    return f"{source_hash(Path(__file__).resolve().parents[1])} torch {torch.__version__}"
 
 
 def _saved_fingerprint(state_dir: Path) -> str | None:
@@ -536,6 +559,7 @@ def train(
         warmup_steps=cfg.warmup_steps,
         max_steps=cfg.max_steps,
     )
+
     def patience_ran_out() -> bool:
         # Evaluations since the best one; the history survives resuming, so this does too.
         waited = sum(1 for entry in history if entry["step"] > best_step)

@@ -115,7 +115,6 @@ def para(*parts: Inline) -> Paragraph:
     return Paragraph(tuple(parts))
 
 
-
 def slug(text: str) -> str:
     """A heading's anchor, as GitHub derives it (lowercase, punctuation dropped, dashes)."""
     return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
@@ -297,5 +296,3 @@ def render_html(doc: Document) -> str:
         f"<title>{h(doc.title)}</title>\n<style>\n{CSS}\n</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
-
-

@@ -43,9 +43,7 @@ def embeddings_figure(
     return plot_embedding_pca(panels, path, title)
 
 
-def attention_figure(
-    model: GPT, tokenizer: Tokenizer, prompt: str, path: Path, name: str
-) -> Path:
+def attention_figure(model: GPT, tokenizer: Tokenizer, prompt: str, path: Path, name: str) -> Path:
     """Every layer's and head's attention over `prompt` (cut to the model's context)."""
     ids = tokenizer.encode(prompt)[-model.config.block_size :]
     maps = attention_maps(model, ids)

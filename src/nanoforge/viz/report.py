@@ -60,7 +60,6 @@ SAMPLES_MAX_CHARS = 200_000
 """Samples included in the HTML beyond this are cut (the Markdown links the whole file)."""
 
 
-
 def not_run(stage: str, *files: str) -> Paragraph:
     """The one-line note that replaces what `stage` has not written yet."""
     parts: list[Inline] = ["Not run yet: ", Code(f"dvc repro {stage}")]
@@ -782,7 +781,6 @@ def guarded(title: str, build: Callable[[], list[Block]]) -> list[Block]:
                 ".",
             )
         ]
-
 
 
 def contents(blocks: Iterable[Block]) -> BulletList:
