@@ -23,9 +23,10 @@ from nanoforge.config import TrainConfig
 from nanoforge.data.memmap import CorpusMeta, SplitMeta, TokenSplit, write_token_file
 from nanoforge.errors import ConfigError, DataError
 from nanoforge.model.gpt import GPT, GPTConfig
+from nanoforge.train import device as device_module
 from nanoforge.train import loop
 from nanoforge.train.checkpoint import load_model, load_training_state
-from nanoforge.train.device import pick_device
+from nanoforge.train.device import measure_peak_flops, pick_device
 from nanoforge.train.loop import (
     TRAIN_EVAL_STEP0,
     TrainingError,
@@ -467,3 +468,23 @@ def test_pick_device() -> None:
     assert str(err.value) == (
         "train.device is cuda but no CUDA device is available; use auto or cpu"
     )
+
+
+def test_the_peak_is_the_median_trial_and_leaves_the_global_rng_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Scripted clocks: trials of 0.2, 0.1, 0.25, 10 (a stall) and 0.2 seconds.
+    ticks = iter([0.0, 0.2, 1.0, 1.1, 2.0, 2.25, 3.0, 13.0, 14.0, 14.2])
+    torch.manual_seed(0)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(0)
+    device_module._peak_flops.cache_clear()
+    try:
+        with monkeypatch.context() as patch:  # time.perf_counter is global: patched briefly
+            patch.setattr(device_module.time, "perf_counter", lambda: next(ticks))
+            peak = measure_peak_flops(torch.device("cpu"))
+        assert measure_peak_flops(torch.device("cpu")) == peak  # measured once, then cached
+    finally:
+        device_module._peak_flops.cache_clear()
+    assert peak == pytest.approx(2 * 1024**3 * 15 / 0.2)  # neither the burst nor the stall
+    assert torch.equal(torch.rand(3), expected_draw)
