@@ -54,7 +54,7 @@ from nanoforge.tokenizers.char import CharTokenizer
 from nanoforge.train.checkpoint import load_model
 from nanoforge.train.device import measure_peak_flops, pick_device
 from nanoforge.train.loop import train
-from nanoforge.train.schedule import lr_at, make_optimizer
+from nanoforge.train.schedule import lr_at, make_optimizer, param_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
@@ -128,23 +128,24 @@ class PlainLoop:
         )
         torch.manual_seed(SEED)
         self.model = GPT(model_cfg)
-        matrices = [p for p in self.model.parameters() if p.dim() >= 2]
-        others = [p for p in self.model.parameters() if p.dim() < 2]
-        groups = [{"params": matrices, "weight_decay": WEIGHT_DECAY}, {"params": others}]
-        self.optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS, weight_decay=0.0)
-        self.iters, self.done, self.seconds = iters, 0, 0.0
+        self.model.train()
+        # The same decay groups as nanoforge, but PyTorch's default (unfused) AdamW.
+        groups = param_groups(self.model, WEIGHT_DECAY)
+        self.optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS)
+        self.iters, self.warmup = iters, min(WARMUP, iters - 1)
+        self.done, self.seconds = 0, 0.0
         # Its own random stream: the turns must not move the global RNG nanoforge's uses.
         self.gen = torch.Generator().manual_seed(SEED)
 
     def step(self) -> None:
-        lr = lr_at(self.done, max_lr=LR, min_lr=MIN_LR, warmup_steps=min(WARMUP, self.iters - 1),
-                   max_steps=self.iters)  # fmt: skip
+        lr = lr_at(
+            self.done, max_lr=LR, min_lr=MIN_LR, warmup_steps=self.warmup, max_steps=self.iters
+        )
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         starts = torch.randint(len(self.ids) - BLOCK, (BATCH,), generator=self.gen)
         x = torch.stack([self.ids[i : i + BLOCK] for i in starts])
         y = torch.stack([self.ids[i + 1 : i + 1 + BLOCK] for i in starts])
-        self.model.train()
         _, loss = self.model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
